@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef HSMT_NOTIFY_H
+#define HSMT_NOTIFY_H
+/*
+ * The notification group: namespace and attribute changes (create, delete,
+ * rename, link, mkdir/rmdir, symlink, chmod/chown/utimes, xattrs) raise no
+ * pre-content event, so they are journaled from an asynchronous fanotify
+ * group reporting directory file handles and names. FAN_Q_OVERFLOW becomes a
+ * rescan marker for the filesystem.
+ *
+ * Calling sequence (tracker/tracker.c drives it):
+ *   notify_group_open(&g);
+ *   notify_group_watch(g, "/mnt/x", fsid);      // per watched filesystem
+ *   ... the event loop reads notify_group_fd(g) into buf ...
+ *   n = notify_group_handle(g, buf, len, batch); // appends change records
+ *   hsmj_commit(j, batch);                       // caller commits
+ *   notify_group_close(g);
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include "journal.h"
+
+struct notify_group;
+
+/* fanotify_init(FAN_CLASS_NOTIF | FAN_REPORT_DFID_NAME | FAN_REPORT_FID |
+ * FAN_REPORT_TARGET_FID where supported | FAN_UNLIMITED_QUEUE? no: overflow
+ * must stay observable) ... -errno on failure. */
+int notify_group_open(struct notify_group **out);
+/* Filesystem mark on the filesystem mounted at mount_path. The group keeps an
+ * O_PATH fd of the mount to resolve directory handles to paths. */
+int notify_group_watch(struct notify_group *g, const char *mount_path, uint64_t fsid);
+int notify_group_fd(const struct notify_group *g);
+/* Turn every event in buf (as read from the group fd) into records appended
+ * to b: one change record per namespace/attribute event with full path(s),
+ * a rescan marker (cause overflow, path = the mount) for FAN_Q_OVERFLOW.
+ * Returns the number of records appended, or -errno (-EBADMSG: malformed buffer;
+ * what was appended before the error stays in b). */
+int notify_group_handle(struct notify_group *g, const void *buf, size_t len,
+			struct hsmj_batch *b);
+void notify_group_close(struct notify_group *g);
+
+#endif
