@@ -22,9 +22,10 @@
 
 struct notify_group;
 
-/* fanotify_init(FAN_CLASS_NOTIF | FAN_REPORT_DFID_NAME | FAN_REPORT_FID |
- * FAN_REPORT_TARGET_FID where supported | FAN_UNLIMITED_QUEUE? no: overflow
- * must stay observable) ... -errno on failure. */
+/* fanotify_init(FAN_CLASS_NOTIF | FAN_REPORT_DFID_NAME | FAN_REPORT_FID, plus
+ * FAN_REPORT_TARGET_FID where the kernel takes it). The queue stays bounded
+ * on purpose: memory stays bounded, and an overflow is reported to us, so it
+ * becomes a rescan marker instead of a silent loss. -errno on failure. */
 int notify_group_open(struct notify_group **out);
 /* Filesystem mark on the filesystem mounted at mount_path. The group keeps an
  * O_PATH fd of the mount to resolve directory handles to paths. */
