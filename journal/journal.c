@@ -141,7 +141,8 @@ static int errno_from_rocksdb(const char *msg)
 		return -ENOSPC;
 	if (strstr(msg, "Read-only file system"))
 		return -EROFS;
-	if (strstr(msg, "While lock file") || strstr(msg, "Resource temporarily unavailable"))
+	if (strstr(msg, "While lock file") || strstr(msg, "lock hold by") ||
+	    strstr(msg, "Resource temporarily unavailable") || strstr(msg, "No locks available"))
 		return -EBUSY;
 	if (strstr(msg, "Permission denied"))
 		return -EACCES;
