@@ -1,0 +1,435 @@
+/* SPDX-License-Identifier: MIT */
+/* hsm-journal changes, in-flight: the feed and the intents in every format. */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cli.h"
+#include "format.h"
+#include "table.h"
+
+/* A rescan marker seen in the printed range, kept for the stderr summary. */
+struct seen_marker {
+	uint64_t jsn;
+	uint32_t cause;
+	int64_t since_ns;
+	char *path;
+	bool resolved; /* its rescan-done is in the same range */
+};
+
+struct feed_out {
+	struct cli *c;
+	enum fmt_output format;
+	struct table *table;
+	uint64_t max_jsn;
+	struct seen_marker *markers;
+	size_t nmarkers, cap;
+	int err; /* first failure inside the walk: -ENOMEM, -EIO */
+};
+
+static void feed_out_release(struct feed_out *o)
+{
+	for (size_t i = 0; i < o->nmarkers; i++)
+		free(o->markers[i].path);
+	free(o->markers);
+	table_free(o->table);
+}
+
+static int remember_marker(struct feed_out *o, uint64_t jsn, const struct hsmj_record *r)
+{
+	struct seen_marker *m;
+
+	if (o->nmarkers == o->cap) {
+		size_t ncap = o->cap ? 2 * o->cap : 8;
+		struct seen_marker *n = reallocarray(o->markers, ncap, sizeof *n);
+
+		if (!n)
+			return -ENOMEM;
+		o->markers = n;
+		o->cap = ncap;
+	}
+	m = &o->markers[o->nmarkers];
+	*m = (struct seen_marker){ .jsn = jsn, .cause = r->cause, .since_ns = r->since_ns };
+	m->path = strdup(r->path ? r->path : "-");
+	if (!m->path)
+		return -ENOMEM;
+	o->nmarkers++;
+	return 0;
+}
+
+/* A rescan-done in the same range means the rescan's own change records are
+ * in it too (they precede the done record), so the list is complete again. */
+static void resolve_marker(struct feed_out *o, uint64_t marker_jsn)
+{
+	for (size_t i = 0; i < o->nmarkers; i++)
+		if (o->markers[i].jsn == marker_jsn)
+			o->markers[i].resolved = true;
+}
+
+static int table_row(struct table *t, uint64_t jsn, const struct hsmj_record *r,
+		     const char *extra)
+{
+	char jbuf[24], tbuf[FMT_TIME_MAX], kbuf[24];
+	char *what = NULL, *path = NULL;
+	int rc;
+
+	snprintf(jbuf, sizeof jbuf, "%llu", (unsigned long long)jsn);
+	if (fmt_time(r->time_ns, FMT_TIME_SECONDS, tbuf, sizeof tbuf) < 0)
+		snprintf(tbuf, sizeof tbuf, "%lld", (long long)r->time_ns);
+	rc = fmt_table_cells(r, &what, &path);
+	if (rc < 0)
+		return rc;
+	if (extra) /* in-flight: PID/UID column instead of KIND */
+		rc = table_add(t, (const char *const[]){ jbuf, tbuf, extra, what, path });
+	else
+		rc = table_add(t, (const char *const[]){ jbuf, tbuf,
+				fmt_kind(r->kind, kbuf, sizeof kbuf), what, path });
+	free(what);
+	free(path);
+	return rc;
+}
+
+static int emit_json(FILE *f, uint64_t jsn, const struct hsmj_record *r)
+{
+	struct json_object *o = fmt_record_json(jsn, r);
+	int rc;
+
+	if (!o)
+		return -ENOMEM;
+	rc = fmt_json_line(f, o);
+	json_object_put(o);
+	return rc;
+}
+
+static int feed_record(uint64_t jsn, const struct hsmj_record *r, void *arg)
+{
+	struct feed_out *o = arg;
+	FILE *f = o->c->out;
+	bool nul = o->format == FMT_PATHS0;
+	int rc = 0;
+
+	if (jsn > o->max_jsn)
+		o->max_jsn = jsn;
+	if (r->kind == HSMJ_KIND_RESCAN)
+		rc = remember_marker(o, jsn, r);
+	else if (r->kind == HSMJ_KIND_RESCAN_DONE)
+		resolve_marker(o, r->ref_jsn);
+	if (rc < 0)
+		goto out;
+
+	switch (o->format) {
+	case FMT_PATHS:
+	case FMT_PATHS0:
+		/* Only change records name files to copy or delete; markers are
+		 * reported on stderr and by the exit code. Both names of a rename
+		 * or link: the new one to copy, the old one to delete. */
+		if (r->kind != HSMJ_KIND_CHANGE)
+			break;
+		if (r->path)
+			rc = fmt_path(f, r->path, nul);
+		if (rc == 0 && r->path2)
+			rc = fmt_path(f, r->path2, nul);
+		break;
+	case FMT_JSONL:
+		rc = emit_json(f, jsn, r);
+		break;
+	case FMT_TABLE:
+		rc = table_row(o->table, jsn, r, NULL);
+		break;
+	}
+out:
+	if (rc < 0) {
+		o->err = rc;
+		return 1;
+	}
+	return 0;
+}
+
+/* The end of the range: the newest JSN the walk could have seen, so that the
+ * next read starts exactly where this one stopped. */
+static void range_cursor(struct hsmj *j, uint64_t last_jsn, uint64_t max_jsn,
+			 char *buf, size_t cap)
+{
+	struct hsmj_cursor cur;
+
+	hsmj_cursor_now(j, &cur);
+	cur.jsn = last_jsn > max_jsn ? last_jsn : max_jsn;
+	hsmj_cursor_format(&cur, buf, cap);
+}
+
+static const char changes_help[] =
+	"Usage: " CLI_NAME " [--journal DIR] changes [--since CURSOR]\n"
+	"                   [--format paths|paths0|jsonl|table]\n"
+	"\n"
+	"Print the feed records after CURSOR (without --since: from the start),\n"
+	"then the new cursor: on stderr as \"cursor: hsmj1:...\" for paths and\n"
+	"paths0, as the last line {\"cursor\": \"...\"} for jsonl.\n"
+	"\n"
+	"  -s, --since CURSOR  resume after this cursor\n"
+	"  -f, --format FMT    paths (default): one path per line (both names of a\n"
+	"                      rename); paths0: the same, NUL-terminated (xargs -0);\n"
+	"                      jsonl: one JSON object per record; table: for people\n"
+	"  -j, --journal DIR   the journal (default: $" CLI_ENV_DIR ")\n"
+	"  -h, --help          show this help\n"
+	"\n"
+	"Exit status: 0 ok; 3 journal reset or cursor expired (full backup needed);\n"
+	"4 (paths, paths0) a rescan marker is in range: the list is incomplete,\n"
+	"rescan each path named on stderr; 2 usage error; 1 other error.\n";
+
+int cmd_changes(struct cli *c, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "since", required_argument, NULL, 's' },
+		{ "format", required_argument, NULL, 'f' },
+		{ "journal", required_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct feed_out o = { .c = c, .format = FMT_PATHS };
+	struct hsmj_cursor since = { 0 };
+	const char *since_arg = NULL;
+	char cursor[HSMJ_CURSOR_MAX];
+	struct hsmj *j = NULL;
+	uint64_t last_jsn;
+	int opt, rc, code = CLI_EXIT_OK;
+
+	optind = 0;
+	while ((opt = cli_getopt(c, argc, argv, "+:hj:s:f:", longopts, changes_help, &code)) != -1) {
+		switch (opt) {
+		case -2:
+			return code;
+		case 's':
+			since_arg = optarg;
+			break;
+		case 'f':
+			if (fmt_output_parse(optarg, &o.format) < 0)
+				return cli_usage(c, argv[0], "unknown format '%s'", optarg);
+			break;
+		default:
+			return cli_usage(c, argv[0], "unknown option");
+		}
+	}
+	if ((code = cli_no_operands(c, argv[0], argc, argv)) != 0)
+		return code;
+	/* A malformed cursor is the caller's mistake whatever the journal says. */
+	if (since_arg && hsmj_cursor_parse(since_arg, &since) < 0) {
+		cli_error(c, "invalid cursor '%s' (expected hsmj1:<journal id>:<jsn>)", since_arg);
+		return CLI_EXIT_USAGE;
+	}
+	if ((code = cli_open(c, HSMJ_OPEN_READONLY, &j)) != 0)
+		return code;
+
+	if (since_arg) {
+		rc = hsmj_cursor_check(j, &since);
+		switch (rc) {
+		case 0:
+			break;
+		case -EXDEV:
+			cli_error(c, "journal reset: full backup needed (cursor is from another journal)");
+			code = CLI_EXIT_RESET;
+			goto out;
+		case -ESTALE:
+			cli_error(c, "cursor expired: full backup needed (records after it were trimmed)");
+			code = CLI_EXIT_RESET;
+			goto out;
+		case -ERANGE:
+			cli_error(c, "cursor %s is beyond the end of the journal (last JSN %llu)",
+				  since_arg, (unsigned long long)hsmj_last_jsn(j));
+			code = CLI_EXIT_ERROR;
+			goto out;
+		default:
+			cli_error(c, "checking cursor: %s", strerror(-rc));
+			code = CLI_EXIT_ERROR;
+			goto out;
+		}
+	}
+	if (o.format == FMT_TABLE) {
+		o.table = table_new(5, (const char *const[]){ "JSN", "TIME", "KIND", "WHAT", "PATH" });
+		if (!o.table) {
+			cli_error(c, "out of memory");
+			code = CLI_EXIT_ERROR;
+			goto out;
+		}
+		table_align_right(o.table, 0);
+	}
+
+	/* Read the end first: everything up to it is visible to the walk. */
+	last_jsn = hsmj_last_jsn(j);
+	rc = hsmj_feed_walk(j, since.jsn, feed_record, &o);
+	if (rc == 1 && o.err)
+		rc = o.err;
+	if (rc < 0) {
+		if (rc == -EIO && o.err)
+			cli_error(c, "writing output: %s", strerror(errno ? errno : EIO));
+		else if (rc == -EBADMSG)
+			cli_error(c, "reading the feed: a record is corrupt (%s); run verify",
+				  hsmj_last_error(j));
+		else
+			cli_error(c, "reading the feed: %s", *hsmj_last_error(j) ?
+				  hsmj_last_error(j) : strerror(-rc));
+		code = CLI_EXIT_ERROR;
+		goto out;
+	}
+
+	range_cursor(j, last_jsn, o.max_jsn, cursor, sizeof cursor);
+	switch (o.format) {
+	case FMT_PATHS:
+	case FMT_PATHS0:
+		/* stdout first: a reader of both streams sees the paths complete
+		 * before it learns the cursor. */
+		code = cli_finish_output(c, CLI_EXIT_OK);
+		if (code)
+			goto out;
+		for (size_t i = 0; i < o.nmarkers; i++) {
+			struct seen_marker *m = &o.markers[i];
+			char tbuf[FMT_TIME_MAX], cbuf[24];
+
+			if (m->resolved)
+				continue;
+			if (fmt_time(m->since_ns, FMT_TIME_SECONDS, tbuf, sizeof tbuf) < 0)
+				snprintf(tbuf, sizeof tbuf, "%lld", (long long)m->since_ns);
+			fprintf(c->err, "rescan needed: %s (%s) since %s\n", m->path,
+				fmt_cause(m->cause, cbuf, sizeof cbuf), tbuf);
+			code = CLI_EXIT_RESCAN;
+		}
+		fprintf(c->err, "cursor: %s\n", cursor);
+		fflush(c->err);
+		goto out;
+	case FMT_JSONL: {
+		struct json_object *last = json_object_new_object();
+		struct json_object *s = json_object_new_string(cursor);
+
+		if (!last || !s || json_object_object_add(last, "cursor", s) != 0) {
+			json_object_put(s);
+			json_object_put(last);
+			cli_error(c, "out of memory");
+			code = CLI_EXIT_ERROR;
+			goto out;
+		}
+		fmt_json_line(c->out, last);
+		json_object_put(last);
+		break;
+	}
+	case FMT_TABLE:
+		table_print(o.table, c->out);
+		fprintf(c->out, "cursor: %s\n", cursor);
+		break;
+	}
+	code = cli_finish_output(c, CLI_EXIT_OK);
+out:
+	feed_out_release(&o);
+	hsmj_close(j);
+	return code;
+}
+
+/* ---- in-flight ---- */
+
+struct intent_out {
+	struct cli *c;
+	enum fmt_output format;
+	struct table *table;
+	uint64_t count, pathless;
+	int err;
+};
+
+static int intent_record(uint64_t jsn, const struct hsmj_record *r, void *arg)
+{
+	struct intent_out *o = arg;
+	char who[40];
+	int rc = 0;
+
+	o->count++;
+	switch (o->format) {
+	case FMT_PATHS:
+	case FMT_PATHS0:
+		if (r->path)
+			rc = fmt_path(o->c->out, r->path, o->format == FMT_PATHS0);
+		else
+			o->pathless++; /* a handle only: recovery resolves it */
+		break;
+	case FMT_JSONL:
+		rc = emit_json(o->c->out, jsn, r);
+		break;
+	case FMT_TABLE:
+		snprintf(who, sizeof who, "%d/%u", r->pid, r->uid);
+		rc = table_row(o->table, jsn, r, who);
+		break;
+	}
+	if (rc < 0) {
+		o->err = rc;
+		return 1;
+	}
+	return 0;
+}
+
+static const char in_flight_help[] =
+	"Usage: " CLI_NAME " [--journal DIR] in-flight [--format paths|paths0|jsonl|table]\n"
+	"\n"
+	"Print the intents in flight: files that may be being modified now, or\n"
+	"were when the tracker stopped without settling them.\n"
+	"\n"
+	"  -f, --format FMT   paths (default), paths0, jsonl (with pid, uid,\n"
+	"                     ranges, pre-stat), table\n"
+	"  -j, --journal DIR  the journal (default: $" CLI_ENV_DIR ")\n"
+	"  -h, --help         show this help\n";
+
+int cmd_in_flight(struct cli *c, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "format", required_argument, NULL, 'f' },
+		{ "journal", required_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct intent_out o = { .c = c, .format = FMT_PATHS };
+	struct hsmj *j = NULL;
+	int opt, rc, code = CLI_EXIT_OK;
+
+	optind = 0;
+	while ((opt = cli_getopt(c, argc, argv, "+:hj:f:", longopts, in_flight_help, &code)) != -1) {
+		switch (opt) {
+		case -2:
+			return code;
+		case 'f':
+			if (fmt_output_parse(optarg, &o.format) < 0)
+				return cli_usage(c, argv[0], "unknown format '%s'", optarg);
+			break;
+		default:
+			return cli_usage(c, argv[0], "unknown option");
+		}
+	}
+	if ((code = cli_no_operands(c, argv[0], argc, argv)) != 0)
+		return code;
+	if ((code = cli_open(c, HSMJ_OPEN_READONLY, &j)) != 0)
+		return code;
+	if (o.format == FMT_TABLE) {
+		o.table = table_new(5, (const char *const[]){ "JSN", "TIME", "PID/UID", "RANGES", "PATH" });
+		if (!o.table) {
+			cli_error(c, "out of memory");
+			code = CLI_EXIT_ERROR;
+			goto out;
+		}
+		table_align_right(o.table, 0);
+	}
+	rc = hsmj_intents_walk(j, intent_record, &o);
+	if (rc == 1 && o.err)
+		rc = o.err;
+	if (rc < 0) {
+		cli_error(c, "reading intents: %s", *hsmj_last_error(j) ?
+			  hsmj_last_error(j) : strerror(-rc));
+		code = CLI_EXIT_ERROR;
+		goto out;
+	}
+	if (o.table)
+		table_print(o.table, c->out);
+	code = cli_finish_output(c, CLI_EXIT_OK);
+	if (code == 0 && o.pathless) {
+		fprintf(c->err, "in flight without a path (file handle only): %llu; see --format jsonl\n",
+			(unsigned long long)o.pathless);
+		fflush(c->err);
+	}
+out:
+	table_free(o.table);
+	hsmj_close(j);
+	return code;
+}
