@@ -69,9 +69,11 @@ static int getopt_failure(struct cli *c, const char *cmd, int opt, char **argv)
 	const char *what = argv[optind - 1];
 	char shortopt[3] = { '-', (char)optopt, 0 };
 
-	/* An unknown or argument-less short option inside a cluster ("-xq")
-	 * leaves argv[optind - 1] pointing elsewhere: name it by optopt. */
-	if (optopt != 0)
+	/* glibc: optopt is 0 for an unknown long option (then argv[optind - 1]
+	 * is it), the option's value for a long option missing its argument,
+	 * and the letter for a short option, which may sit inside a cluster
+	 * ("-xq") where argv[optind - 1] is some other word. */
+	if (optopt != 0 && !(opt == ':' && strncmp(what, "--", 2) == 0))
 		what = shortopt;
 	if (opt == ':')
 		return cli_usage(c, cmd, "option %s needs an argument", what);

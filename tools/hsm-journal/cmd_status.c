@@ -162,6 +162,17 @@ static const char *jstr(struct json_object *o, const char *key)
 	return json_object_get_string(v);
 }
 
+/* A JSON time for text output: to the second, like the table format. */
+static const char *jtime(struct json_object *o, const char *key, char *buf, size_t cap)
+{
+	const char *s = jstr(o, key), *dot = strchr(s, '.');
+
+	if (!dot || strlen(s) < 2 || s[strlen(s) - 1] != 'Z')
+		return s;
+	snprintf(buf, cap, "%.*sZ", (int)(dot - s), s);
+	return buf;
+}
+
 static void status_print_text(struct cli *c, const char *dir, const struct status *s)
 {
 	const struct hsmj_epoch_state *e = &s->epoch;
@@ -197,8 +208,8 @@ static void status_print_text(struct cli *c, const char *dir, const struct statu
 		struct json_object *fs = json_object_array_get_idx(s->filesystems, i);
 
 		fprintf(f, "  %s  %s  fsid %s  first seen %s  last seen %s\n", jstr(fs, "mount"),
-			jstr(fs, "fstype"), jstr(fs, "fsid"), jstr(fs, "first_seen"),
-			jstr(fs, "last_seen"));
+			jstr(fs, "fstype"), jstr(fs, "fsid"),
+			jtime(fs, "first_seen", t1, sizeof t1), jtime(fs, "last_seen", t2, sizeof t2));
 	}
 	fprintf(f, "in flight:        %llu\n", (unsigned long long)s->counts.in_flight);
 	n = json_object_array_length(s->markers);
@@ -206,8 +217,8 @@ static void status_print_text(struct cli *c, const char *dir, const struct statu
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *m = json_object_array_get_idx(s->markers, i);
 
-		fprintf(f, "  %s (%s) since %s\n", jstr(m, "path"), jstr(m, "cause"),
-			jstr(m, "since"));
+		fprintf(f, "  %s  %s (%s) since %s\n", jstr(m, "jsn"), jstr(m, "path"),
+			jstr(m, "cause"), jtime(m, "since", t1, sizeof t1));
 	}
 	fprintf(f, "feed records:     %llu\n", (unsigned long long)s->counts.feed_records);
 }
