@@ -128,6 +128,11 @@ check: deps
 bench: all
 	tests/bench.sh $(BUILD)
 
+# The README's main job: loop images, tracker, backups from the feed, a crash.
+demo: deps
+	$(MAKE) all
+	scripts/demo.sh
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
 		$(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/lib/systemd/system
