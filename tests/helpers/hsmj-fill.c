@@ -17,6 +17,7 @@
  *   post JSN|last [REASONS]         closes an intent; with REASONS also its change
  *   epoch-start | heartbeat | clean-stop
  *   fs FSID-HEX FSTYPE MOUNT
+ *   trim JSN                        hsmj_trim(JSN) now (commits what is queued first)
  *   commit                          one synced commit of what is queued
  *   signal FILE                     create FILE (tell a test we got here)
  *   sleep-until FILE                wait until FILE exists
@@ -412,6 +413,15 @@ static void run_line(struct fill *f, char *line)
 		if (!r.ref_jsn)
 			die(f, "clean-stop without an epoch");
 		queue(f, &r);
+	} else if (strcmp(cmd, "trim") == 0 && n == 2) {
+		long deleted;
+
+		commit(f);
+		deleted = hsmj_trim(f->j, parse_u64(f, w[1], 10));
+		if (deleted < 0)
+			die(f, "trim: %s (%s)", strerror((int)-deleted), hsmj_last_error(f->j));
+		printf("trimmed %ld\n", deleted);
+		fflush(stdout);
 	} else if (strcmp(cmd, "fs") == 0 && n == 4) {
 		struct hsmj_fs_info fs = { 0 };
 		int rc;
