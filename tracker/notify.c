@@ -1,0 +1,899 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The notification group: namespace and attribute events become change
+ * records with full paths (see notify.h).
+ *
+ * What the kernel reports (measured on 6.18, ext4; kernel-facts.md §4) and
+ * what each event becomes:
+ *
+ *   CREATE  DFID_NAME(parent, name) + FID(new)  -> CREATE (DIR with ONDIR,
+ *           SYMLINK when the new object is one). `touch new` gives a single
+ *           CREATE|ATTRIB event: the kernel merged it, so does the record.
+ *   DELETE  DFID_NAME(parent, name) + FID(gone) -> DELETE
+ *   RENAME  OLD_DFID_NAME + NEW_DFID_NAME + FID -> two records: RENAME_FROM
+ *           (path = old, path2 = new) and RENAME_TO (path = new, path2 = old)
+ *   ATTRIB  chmod/chown/utimes/setxattr of X: DFID_NAME(parent, name) +
+ *           FID(X); on a directory itself: DFID_NAME(dir, ".") -> ATTRIB.
+ *           XATTR is never set: the event does not tell an xattr change from
+ *           a chmod.
+ *   ATTRIB  FID only, no name: the link count of a non-directory changed.
+ *           link(2) raises it just before CREATE(new name), unlink(2) just
+ *           before DELETE, a rename over an existing file on the victim.
+ *           A CREATE of the same object (same handle) later in the same
+ *           buffer becomes CREATE|LINK (path = the new name; path2 stays
+ *           empty: the kernel does not say which name the file already had,
+ *           fh identifies it). Otherwise, at the end of the buffer, the
+ *           object is looked up by handle: if it still has a name we emit
+ *           ATTRIB for that name (the surviving names of a partly unlinked
+ *           file did change: link count, ctime); if it is gone, nothing
+ *           (its DELETE record says it all).
+ *   Q_OVERFLOW  -> one rescan marker per watched mount, cause OVERFLOW.
+ *
+ * MODIFY / CLOSE_WRITE are not asked for: data changes are journaled by
+ * the pre-content path with intents. DELETE_SELF / MOVE_SELF / MOVED_FROM /
+ * MOVED_TO add nothing that CREATE, DELETE and RENAME do not already say.
+ *
+ * Paths: every watched mount keeps an O_PATH fd; a directory handle becomes
+ * a path with open_by_handle_at(mount fd, handle, O_PATH) and readlink of
+ * /proc/self/fd/N. O_PATH opens raise no fanotify event (the pre-content
+ * group on the same filesystem never sees them; tests/integration/notify.sh
+ * checks it). Resolved directories are cached (handle -> path, bounded LRU);
+ * a directory's entry and every entry under its old and new path are
+ * dropped when an event renames or deletes it, and the whole cache on
+ * overflow, so the cache is never behind the events it has seen. mkdir and
+ * directory renames put the new path in, so a tree created and removed
+ * between two reads (rm -rf) still resolves after it is gone. A directory
+ * that cannot be resolved any more (deleted, ESTALE) makes a rescan marker
+ * for its mount, cause UNRESOLVED (once per mount and buffer): the event is
+ * never silently dropped.
+ *
+ * Times: a record's time_ns is when the buffer was handled. A rescan
+ * marker covers [start of the previous handle call (or the group's start),
+ * now]: the tracker drains the queue at each wakeup, so anything lost was
+ * queued after the previous drain began.
+ */
+#include "notify.h"
+#include "fid_events.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/fanotify.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#ifndef FAN_REPORT_TARGET_FID
+#define FAN_REPORT_TARGET_FID 0x00001000
+#endif
+#ifndef FAN_REPORT_DFID_NAME
+#define FAN_REPORT_DFID_NAME (0x00000400 | 0x00000800)
+#endif
+#ifndef FAN_RENAME
+#define FAN_RENAME 0x10000000
+#endif
+#ifndef FAN_ONDIR
+#define FAN_ONDIR 0x40000000
+#endif
+
+#define NOTIFY_INIT_FLAGS (FAN_CLASS_NOTIF | FAN_REPORT_DFID_NAME | FAN_REPORT_FID | \
+			   FAN_CLOEXEC | FAN_NONBLOCK)
+#define NOTIFY_MASK (FAN_CREATE | FAN_DELETE | FAN_RENAME | FAN_ATTRIB | FAN_ONDIR)
+
+#define DCACHE_CAP 4096     /* resolved directories kept */
+#define DCACHE_BUCKETS 8192
+#define LINKS_MAX 64        /* link-count events remembered per buffer */
+
+struct fh_key {
+	uint64_t fsid;
+	int32_t type;
+	uint32_t len;
+	const unsigned char *bytes;
+};
+
+struct dcache_ent {
+	struct dcache_ent *hnext;        /* hash chain */
+	struct dcache_ent *newer, *older; /* LRU list */
+	uint32_t hash;
+	uint64_t fsid;
+	int32_t type;
+	uint32_t len;
+	unsigned char bytes[FID_HANDLE_MAX];
+	char *path;
+	size_t path_len;
+};
+
+struct dcache {
+	struct dcache_ent *buckets[DCACHE_BUCKETS];
+	struct dcache_ent lru; /* sentinel: lru.older is the newest entry */
+	size_t count;
+};
+
+struct notify_mount {
+	uint64_t fsid;
+	int fd;        /* O_PATH|O_DIRECTORY */
+	char *path;    /* as the kernel names it (readlink of the fd) */
+	size_t path_len;
+	bool unresolved_sent; /* a marker went out during this handle call */
+};
+
+struct notify_group {
+	int fd;
+	bool target_fid; /* the kernel took FAN_REPORT_TARGET_FID */
+	struct notify_mount *mounts;
+	size_t nmounts;
+	struct dcache dc;
+	int64_t prev_call_ns; /* start of the previous handle call (or the group's) */
+};
+
+/* A link-count ATTRIB waiting for the CREATE or DELETE that explains it. */
+enum { LINK_BY_CREATE = 1, LINK_BY_DELETE = 2 };
+struct link_event {
+	struct hsmj_fhandle fh;
+	unsigned consumed;
+};
+
+struct handle_ctx {
+	struct notify_group *g;
+	struct hsmj_batch *b;
+	int64_t now;
+	int appended;
+	struct link_event links[LINKS_MAX];
+	size_t nlinks;
+};
+
+/* ---- handle keys ---- */
+
+static struct fh_key key_of_object(const struct fid_object *o)
+{
+	struct fh_key k = { o->fsid, o->handle_type, o->handle_len, o->handle };
+
+	return k;
+}
+
+static struct fh_key key_of_fhandle(const struct hsmj_fhandle *fh)
+{
+	struct fh_key k = { fh->fsid, fh->type, fh->len, fh->bytes };
+
+	return k;
+}
+
+static uint32_t key_hash(const struct fh_key *k)
+{
+	uint32_t h = 2166136261u;
+	unsigned char head[16];
+	size_t i;
+
+	memcpy(head, &k->fsid, 8);
+	memcpy(head + 8, &k->type, 4);
+	memcpy(head + 12, &k->len, 4);
+	for (i = 0; i < sizeof(head); i++)
+		h = (h ^ head[i]) * 16777619u;
+	for (i = 0; i < k->len; i++)
+		h = (h ^ k->bytes[i]) * 16777619u;
+	return h;
+}
+
+static bool key_equal(const struct fh_key *a, const struct fh_key *b)
+{
+	return a->fsid == b->fsid && a->type == b->type && a->len == b->len &&
+	       memcmp(a->bytes, b->bytes, a->len) == 0;
+}
+
+static void fhandle_from_object(struct hsmj_fhandle *fh, const struct fid_object *o)
+{
+	memset(fh, 0, sizeof(*fh));
+	if (!o->info_type || o->handle_len > HSMJ_FH_MAX)
+		return;
+	fh->fsid = o->fsid;
+	fh->type = o->handle_type;
+	fh->len = o->handle_len;
+	memcpy(fh->bytes, o->handle, o->handle_len);
+}
+
+/* ---- directory cache: handle -> path, bounded LRU ---- */
+
+static void dcache_init(struct dcache *c)
+{
+	memset(c->buckets, 0, sizeof(c->buckets));
+	c->lru.newer = c->lru.older = &c->lru;
+	c->count = 0;
+}
+
+static void lru_unlink(struct dcache_ent *e)
+{
+	e->newer->older = e->older;
+	e->older->newer = e->newer;
+}
+
+static void lru_push_newest(struct dcache *c, struct dcache_ent *e)
+{
+	e->older = c->lru.older;
+	e->newer = &c->lru;
+	c->lru.older->newer = e;
+	c->lru.older = e;
+}
+
+static void dcache_remove(struct dcache *c, struct dcache_ent *e)
+{
+	struct dcache_ent **pp = &c->buckets[e->hash % DCACHE_BUCKETS];
+
+	while (*pp != e)
+		pp = &(*pp)->hnext;
+	*pp = e->hnext;
+	lru_unlink(e);
+	c->count--;
+	free(e->path);
+	free(e);
+}
+
+static struct dcache_ent *dcache_find(struct dcache *c, const struct fh_key *k, uint32_t hash)
+{
+	struct dcache_ent *e;
+
+	for (e = c->buckets[hash % DCACHE_BUCKETS]; e; e = e->hnext) {
+		struct fh_key ek = { e->fsid, e->type, e->len, e->bytes };
+
+		if (e->hash == hash && key_equal(&ek, k))
+			return e;
+	}
+	return NULL;
+}
+
+/* A copy of the cached path of k, or NULL (miss or no memory). */
+static char *dcache_get(struct dcache *c, const struct fh_key *k)
+{
+	struct dcache_ent *e = dcache_find(c, k, key_hash(k));
+
+	if (!e)
+		return NULL;
+	lru_unlink(e);
+	lru_push_newest(c, e);
+	return strdup(e->path);
+}
+
+/* Remember k -> path. Failure to allocate only costs a later lookup. */
+static void dcache_put(struct dcache *c, const struct fh_key *k, const char *path)
+{
+	uint32_t hash = key_hash(k);
+	struct dcache_ent *e;
+	char *copy;
+
+	if (k->len > FID_HANDLE_MAX)
+		return;
+	copy = strdup(path);
+	if (!copy)
+		return;
+	e = dcache_find(c, k, hash);
+	if (e) {
+		free(e->path);
+		lru_unlink(e);
+	} else {
+		if (c->count >= DCACHE_CAP)
+			dcache_remove(c, c->lru.newer); /* the oldest */
+		e = calloc(1, sizeof(*e));
+		if (!e) {
+			free(copy);
+			return;
+		}
+		e->hash = hash;
+		e->fsid = k->fsid;
+		e->type = k->type;
+		e->len = k->len;
+		memcpy(e->bytes, k->bytes, k->len);
+		e->hnext = c->buckets[hash % DCACHE_BUCKETS];
+		c->buckets[hash % DCACHE_BUCKETS] = e;
+		c->count++;
+	}
+	e->path = copy;
+	e->path_len = strlen(copy);
+	lru_push_newest(c, e);
+}
+
+static void dcache_drop(struct dcache *c, const struct fh_key *k)
+{
+	struct dcache_ent *e = dcache_find(c, k, key_hash(k));
+
+	if (e)
+		dcache_remove(c, e);
+}
+
+/* Drop every directory of fsid at path or under it: after a rename or an
+ * rmdir their cached paths may be stale. */
+static void dcache_drop_tree(struct dcache *c, uint64_t fsid, const char *path)
+{
+	size_t len = strlen(path);
+	struct dcache_ent *e, *older;
+
+	for (e = c->lru.older; e != &c->lru; e = older) {
+		older = e->older;
+		if (e->fsid == fsid && e->path_len >= len && memcmp(e->path, path, len) == 0 &&
+		    (e->path[len] == '\0' || e->path[len] == '/'))
+			dcache_remove(c, e);
+	}
+}
+
+static void dcache_clear(struct dcache *c)
+{
+	while (c->lru.older != &c->lru)
+		dcache_remove(c, c->lru.older);
+}
+
+/* ---- paths ---- */
+
+static struct notify_mount *mount_of(struct notify_group *g, uint64_t fsid)
+{
+	size_t i;
+
+	for (i = 0; i < g->nmounts; i++)
+		if (g->mounts[i].fsid == fsid)
+			return &g->mounts[i];
+	return NULL;
+}
+
+static bool path_under(const struct notify_mount *m, const char *p)
+{
+	if (m->path_len == 1 && m->path[0] == '/')
+		return p[0] == '/';
+	return strncmp(p, m->path, m->path_len) == 0 &&
+	       (p[m->path_len] == '\0' || p[m->path_len] == '/');
+}
+
+/* The path the kernel gives an open fd; -ENAMETOOLONG past HSMJ_PATH_MAX. */
+static int fd_path(int fd, char **out)
+{
+	char link[64], *buf;
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	buf = malloc(HSMJ_PATH_MAX);
+	if (!buf)
+		return -ENOMEM;
+	n = readlink(link, buf, HSMJ_PATH_MAX);
+	if (n < 0 || n >= HSMJ_PATH_MAX) {
+		free(buf);
+		return n < 0 ? -errno : -ENAMETOOLONG;
+	}
+	buf[n] = '\0';
+	*out = buf;
+	return 0;
+}
+
+struct handle_buf {
+	struct file_handle fh;
+	unsigned char bytes[FID_HANDLE_MAX];
+};
+
+/* open_by_handle_at(O_PATH): no fanotify event is raised by an O_PATH open. */
+static int open_handle(const struct notify_mount *m, const struct fh_key *k, int flags)
+{
+	struct handle_buf hb;
+	int fd;
+
+	if (k->len > FID_HANDLE_MAX)
+		return -EINVAL;
+	hb.fh.handle_bytes = k->len;
+	hb.fh.handle_type = k->type;
+	memcpy(hb.fh.f_handle, k->bytes, k->len);
+	fd = open_by_handle_at(m->fd, &hb.fh, O_PATH | O_CLOEXEC | flags);
+	return fd < 0 ? -errno : fd;
+}
+
+/* Name the object k by asking the kernel now. -ESTALE: it no longer exists
+ * (or has no name left); -EXDEV: its name is outside the watched mount;
+ * other -errno as open_by_handle_at says. */
+static int handle_to_path(const struct notify_mount *m, const struct fh_key *k,
+			  bool dir, struct stat *st_out, char **out)
+{
+	struct stat st;
+	char *path = NULL;
+	int fd, r;
+
+	fd = open_handle(m, k, dir ? O_DIRECTORY : 0);
+	if (fd < 0)
+		return fd == -ENOENT ? -ESTALE : fd;
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (st.st_nlink == 0) { /* unlinked but still open somewhere */
+		r = -ESTALE;
+		goto out;
+	}
+	r = fd_path(fd, &path);
+	if (r < 0)
+		goto out;
+	if (!path_under(m, path)) {
+		free(path);
+		r = -EXDEV;
+		goto out;
+	}
+	if (st_out)
+		*st_out = st;
+	*out = path;
+out:
+	close(fd);
+	return r;
+}
+
+/* The path of the directory k, from the cache or the kernel. */
+static int resolve_dir(struct notify_group *g, const struct notify_mount *m,
+		       const struct fh_key *k, char **out)
+{
+	char *path = dcache_get(&g->dc, k);
+	int r;
+
+	if (path) {
+		*out = path;
+		return 0;
+	}
+	r = handle_to_path(m, k, true, NULL, &path);
+	if (r < 0)
+		return r;
+	dcache_put(&g->dc, k, path);
+	*out = path;
+	return 0;
+}
+
+static int join_path(const char *parent, const char *name, char **out)
+{
+	size_t pl = strlen(parent), nl = strlen(name);
+	bool root = pl == 1 && parent[0] == '/';
+	char *p;
+
+	if (pl + 1 + nl >= HSMJ_PATH_MAX)
+		return -ENAMETOOLONG;
+	if (root)
+		pl = 0;
+	p = malloc(pl + nl + 2);
+	if (!p)
+		return -ENOMEM;
+	memcpy(p, parent, pl);
+	p[pl] = '/';
+	memcpy(p + pl + 1, name, nl + 1);
+	*out = p;
+	return 0;
+}
+
+/* Is the object a symbolic link? Asked through its handle (it may have
+ * been renamed since), else through its path; unknown counts as no. */
+static bool is_symlink(const struct notify_mount *m, const struct hsmj_fhandle *fh,
+		       const char *path)
+{
+	struct stat st;
+
+	if (fh->len) {
+		struct fh_key k = key_of_fhandle(fh);
+		int fd = open_handle(m, &k, 0);
+
+		if (fd >= 0) {
+			int r = fstat(fd, &st);
+
+			close(fd);
+			return r == 0 && S_ISLNK(st.st_mode);
+		}
+		if (fd == -ESTALE || fd == -ENOENT)
+			return false;
+	}
+	return fstatat(AT_FDCWD, path, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode);
+}
+
+/* ---- records ---- */
+
+static int append(struct handle_ctx *ctx, struct hsmj_record *r)
+{
+	int idx = hsmj_batch_add(ctx->b, r);
+
+	hsmj_record_release(r);
+	if (idx < 0)
+		return idx;
+	ctx->appended++;
+	return 0;
+}
+
+static int emit_change(struct handle_ctx *ctx, uint32_t reasons, uint32_t flags,
+		       const char *path, const char *path2, const struct hsmj_fhandle *fh)
+{
+	struct hsmj_record r;
+	int e;
+
+	hsmj_record_init(&r, HSMJ_KIND_CHANGE);
+	r.reasons = reasons;
+	r.flags = flags;
+	r.time_ns = ctx->now;
+	if (fh)
+		r.fh = *fh;
+	e = hsmj_record_set_path(&r, path);
+	if (e == 0)
+		e = hsmj_record_set_path2(&r, path2);
+	if (e < 0) {
+		hsmj_record_release(&r);
+		return e;
+	}
+	return append(ctx, &r);
+}
+
+static int emit_marker(struct handle_ctx *ctx, struct notify_mount *m, uint32_t cause)
+{
+	struct hsmj_record r;
+	int e;
+
+	hsmj_record_init(&r, HSMJ_KIND_RESCAN);
+	r.cause = cause;
+	r.time_ns = ctx->now;
+	r.since_ns = ctx->g->prev_call_ns;
+	r.until_ns = ctx->now;
+	r.fh.fsid = m->fsid;
+	e = hsmj_record_set_path(&r, m->path);
+	if (e < 0) {
+		hsmj_record_release(&r);
+		return e;
+	}
+	return append(ctx, &r);
+}
+
+/* A name we cannot build: the event is not dropped, its mount is marked. */
+static int emit_unresolved(struct handle_ctx *ctx, struct notify_mount *m, int why)
+{
+	if (why == -ENOMEM)
+		return why;
+	if (m->unresolved_sent)
+		return 0;
+	m->unresolved_sent = true;
+	return emit_marker(ctx, m, HSMJ_CAUSE_UNRESOLVED);
+}
+
+/* ---- events ---- */
+
+static int on_overflow(struct handle_ctx *ctx)
+{
+	struct notify_group *g = ctx->g;
+	size_t i;
+	int r;
+
+	/* Events are gone, among them perhaps renames: the cache may be stale. */
+	dcache_clear(&g->dc);
+	for (i = 0; i < g->nmounts; i++) {
+		r = emit_marker(ctx, &g->mounts[i], HSMJ_CAUSE_OVERFLOW);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* The full path of a DFID_NAME record: the directory's path + "/" + name,
+ * or the directory itself for the name "." (or a DFID record). */
+static int object_path(struct handle_ctx *ctx, struct notify_mount *m,
+		       const struct fid_object *dir, char **out)
+{
+	struct fh_key k = key_of_object(dir);
+	char *parent;
+	int r;
+
+	r = resolve_dir(ctx->g, m, &k, &parent);
+	if (r < 0)
+		return r;
+	if (!dir->name || strcmp(dir->name, ".") == 0) {
+		*out = parent;
+		return 0;
+	}
+	r = join_path(parent, dir->name, out);
+	free(parent);
+	return r;
+}
+
+static int on_rename(struct handle_ctx *ctx, const struct fid_event *ev)
+{
+	struct notify_mount *m;
+	struct hsmj_fhandle fh;
+	char *from = NULL, *to = NULL;
+	uint32_t flags = 0;
+	int r;
+
+	m = mount_of(ctx->g, ev->old_dir.info_type ? ev->old_dir.fsid : ev->obj.fsid);
+	if (!m)
+		return 0;
+	if (!ev->old_dir.info_type || !ev->new_dir.info_type)
+		return emit_unresolved(ctx, m, -EBADMSG);
+	fhandle_from_object(&fh, &ev->obj);
+
+	r = object_path(ctx, m, &ev->old_dir, &from);
+	if (r == 0)
+		r = object_path(ctx, m, &ev->new_dir, &to);
+	if (r < 0) {
+		r = emit_unresolved(ctx, m, r);
+		goto out;
+	}
+	if (ev->mask & FAN_ONDIR) {
+		flags |= HSMJ_FLAG_DIR;
+		/* Everything cached under either name is stale now. */
+		dcache_drop_tree(&ctx->g->dc, m->fsid, from);
+		dcache_drop_tree(&ctx->g->dc, m->fsid, to);
+		if (fh.len) {
+			struct fh_key k = key_of_fhandle(&fh);
+
+			dcache_put(&ctx->g->dc, &k, to);
+		}
+	} else if (is_symlink(m, &fh, to)) {
+		flags |= HSMJ_FLAG_SYMLINK;
+	}
+	r = emit_change(ctx, HSMJ_REASON_RENAME_FROM, flags, from, to, &fh);
+	if (r == 0)
+		r = emit_change(ctx, HSMJ_REASON_RENAME_TO, flags, to, from, &fh);
+out:
+	free(from);
+	free(to);
+	return r;
+}
+
+static struct link_event *find_link(struct handle_ctx *ctx, const struct hsmj_fhandle *fh)
+{
+	struct fh_key k = key_of_fhandle(fh);
+	size_t i;
+
+	for (i = 0; i < ctx->nlinks; i++) {
+		struct fh_key lk = key_of_fhandle(&ctx->links[i].fh);
+
+		if (key_equal(&k, &lk))
+			return &ctx->links[i];
+	}
+	return NULL;
+}
+
+/* A link count changed: ATTRIB for the name the object still has, if any. */
+static int settle_link_event(struct handle_ctx *ctx, const struct link_event *le)
+{
+	struct fh_key k = key_of_fhandle(&le->fh);
+	struct notify_mount *m = mount_of(ctx->g, le->fh.fsid);
+	struct stat st;
+	char *path;
+	int r;
+
+	if (!m || le->consumed == LINK_BY_CREATE)
+		return 0; /* the CREATE|LINK record said it */
+	r = handle_to_path(m, &k, false, &st, &path);
+	if (r == -ESTALE)
+		return 0; /* gone: its DELETE record says it */
+	if (r < 0)
+		return emit_unresolved(ctx, m, r);
+	r = emit_change(ctx, HSMJ_REASON_ATTRIB, S_ISLNK(st.st_mode) ? HSMJ_FLAG_SYMLINK : 0,
+			path, NULL, &le->fh);
+	free(path);
+	return r;
+}
+
+static int remember_link_event(struct handle_ctx *ctx, const struct fid_event *ev)
+{
+	struct link_event le = { .consumed = 0 };
+
+	fhandle_from_object(&le.fh, &ev->obj);
+	if (find_link(ctx, &le.fh))
+		return 0; /* the same object again: one is enough */
+	if (ctx->nlinks == LINKS_MAX)
+		return settle_link_event(ctx, &le);
+	ctx->links[ctx->nlinks++] = le;
+	return 0;
+}
+
+static int on_entry_event(struct handle_ctx *ctx, const struct fid_event *ev)
+{
+	const struct fid_object *id = ev->dir.info_type ? &ev->dir : &ev->obj;
+	bool ondir = ev->mask & FAN_ONDIR;
+	uint32_t reasons = 0, flags = ondir ? HSMJ_FLAG_DIR : 0;
+	struct notify_mount *m;
+	struct hsmj_fhandle fh;
+	struct link_event *le = NULL;
+	char *path = NULL;
+	int r;
+
+	if (ev->mask & FAN_CREATE)
+		reasons |= HSMJ_REASON_CREATE;
+	if (ev->mask & FAN_DELETE)
+		reasons |= HSMJ_REASON_DELETE;
+	if (ev->mask & FAN_ATTRIB)
+		reasons |= HSMJ_REASON_ATTRIB;
+	if (!reasons || !id->info_type)
+		return 0;
+	m = mount_of(ctx->g, id->fsid);
+	if (!m)
+		return 0;
+
+	if (!ev->dir.info_type) {
+		/* FID only: no dentry came with the event. */
+		if (!ondir && reasons == HSMJ_REASON_ATTRIB)
+			return remember_link_event(ctx, ev);
+		r = object_path(ctx, m, &ev->obj, &path);
+	} else {
+		r = object_path(ctx, m, &ev->dir, &path);
+	}
+	if (r < 0)
+		return emit_unresolved(ctx, m, r);
+
+	/* The object: its own FID, or the directory itself for "." events. */
+	if (ev->obj.info_type)
+		fhandle_from_object(&fh, &ev->obj);
+	else if (!ev->dir.name || strcmp(ev->dir.name, ".") == 0)
+		fhandle_from_object(&fh, &ev->dir);
+	else
+		memset(&fh, 0, sizeof(fh));
+
+	if (ondir) {
+		struct fh_key k = key_of_fhandle(&fh);
+
+		if (reasons & HSMJ_REASON_DELETE) {
+			dcache_drop_tree(&ctx->g->dc, m->fsid, path);
+			if (fh.len)
+				dcache_drop(&ctx->g->dc, &k);
+		} else if ((reasons & HSMJ_REASON_CREATE) && fh.len) {
+			dcache_put(&ctx->g->dc, &k, path);
+		}
+	} else {
+		if (fh.len)
+			le = find_link(ctx, &fh);
+		if (le && (reasons & HSMJ_REASON_CREATE)) {
+			reasons |= HSMJ_REASON_LINK;
+			le->consumed |= LINK_BY_CREATE;
+		} else if (le && (reasons & HSMJ_REASON_DELETE)) {
+			le->consumed |= LINK_BY_DELETE;
+		}
+		if (!(reasons & HSMJ_REASON_DELETE) && is_symlink(m, &fh, path))
+			flags |= HSMJ_FLAG_SYMLINK;
+	}
+	r = emit_change(ctx, reasons, flags, path, NULL, fh.len ? &fh : NULL);
+	free(path);
+	return r;
+}
+
+static int on_event(struct handle_ctx *ctx, const struct fid_event *ev)
+{
+	if (ev->fd >= 0)
+		close(ev->fd); /* not in FID mode, but never leak one */
+	if (ev->mask & FAN_Q_OVERFLOW)
+		return on_overflow(ctx);
+	if (ev->mask & FAN_RENAME)
+		return on_rename(ctx, ev);
+	return on_entry_event(ctx, ev);
+}
+
+int notify_group_handle(struct notify_group *g, const void *buf, size_t len,
+			struct hsmj_batch *b)
+{
+	struct handle_ctx *ctx;
+	struct fid_iter it;
+	struct fid_event ev;
+	size_t i;
+	int r, n;
+
+	ctx = calloc(1, sizeof(*ctx));
+	if (!ctx)
+		return -ENOMEM;
+	ctx->g = g;
+	ctx->b = b;
+	ctx->now = hsmj_now_ns();
+	for (i = 0; i < g->nmounts; i++)
+		g->mounts[i].unresolved_sent = false;
+
+	fid_iter_init(&it, buf, len);
+	while ((r = fid_iter_next(&it, &ev)) > 0) {
+		r = on_event(ctx, &ev);
+		if (r < 0)
+			break;
+	}
+	if (r == -EBADMSG) {
+		/* The rest of the buffer is lost: say so before failing. */
+		for (i = 0; i < g->nmounts; i++)
+			if (emit_unresolved(ctx, &g->mounts[i], r) < 0)
+				break;
+	}
+	for (i = 0; i < ctx->nlinks && r >= 0; i++)
+		r = settle_link_event(ctx, &ctx->links[i]);
+
+	g->prev_call_ns = ctx->now;
+	n = ctx->appended;
+	free(ctx);
+	return r < 0 ? r : n;
+}
+
+/* ---- group ---- */
+
+int notify_group_open(struct notify_group **out)
+{
+	struct notify_group *g;
+	int64_t start = hsmj_now_ns();
+	int fd;
+
+	g = calloc(1, sizeof(*g));
+	if (!g)
+		return -ENOMEM;
+	g->target_fid = true;
+	fd = fanotify_init(NOTIFY_INIT_FLAGS | FAN_REPORT_TARGET_FID, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && errno == EINVAL) {
+		/* Before 5.17: no child FID on dirent events (no LINK, fewer handles). */
+		g->target_fid = false;
+		fd = fanotify_init(NOTIFY_INIT_FLAGS, O_RDONLY | O_CLOEXEC);
+	}
+	if (fd < 0) {
+		int e = -errno;
+
+		free(g);
+		return e;
+	}
+	g->fd = fd;
+	dcache_init(&g->dc);
+	g->prev_call_ns = start;
+	*out = g;
+	return 0;
+}
+
+int notify_group_watch(struct notify_group *g, const char *mount_path, uint64_t fsid)
+{
+	struct notify_mount m = { .fd = -1 }, *grown;
+	struct statfs sfs;
+	int r;
+
+	m.fd = open(mount_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (m.fd < 0)
+		return -errno;
+	if (fstatfs(m.fd, &sfs) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	memcpy(&m.fsid, &sfs.f_fsid, sizeof(m.fsid));
+	if (fsid && fsid != m.fsid) {
+		r = -EINVAL; /* the caller's fsid is not this filesystem's */
+		goto fail;
+	}
+	if (mount_of(g, m.fsid)) {
+		close(m.fd); /* the filesystem is watched already */
+		return 0;
+	}
+	r = fd_path(m.fd, &m.path);
+	if (r < 0)
+		goto fail;
+	m.path_len = strlen(m.path);
+	/* (mount fd, ".") rather than the fd alone: O_PATH fds are not
+	 * accepted as the object of a mark. */
+	if (fanotify_mark(g->fd, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, NOTIFY_MASK, m.fd, ".") < 0) {
+		r = -errno;
+		goto fail;
+	}
+	grown = realloc(g->mounts, (g->nmounts + 1) * sizeof(*grown));
+	if (!grown) {
+		fanotify_mark(g->fd, FAN_MARK_REMOVE | FAN_MARK_FILESYSTEM, NOTIFY_MASK, m.fd, ".");
+		r = -ENOMEM;
+		goto fail;
+	}
+	g->mounts = grown;
+	g->mounts[g->nmounts++] = m;
+	return 0;
+fail:
+	free(m.path);
+	close(m.fd);
+	return r;
+}
+
+int notify_group_fd(const struct notify_group *g)
+{
+	return g->fd;
+}
+
+void notify_group_close(struct notify_group *g)
+{
+	size_t i;
+
+	if (!g)
+		return;
+	for (i = 0; i < g->nmounts; i++) {
+		close(g->mounts[i].fd);
+		free(g->mounts[i].path);
+	}
+	free(g->mounts);
+	dcache_clear(&g->dc);
+	if (g->fd >= 0)
+		close(g->fd);
+	free(g);
+}
