@@ -43,6 +43,7 @@ enum field_tag {
 #define FH_FIXED 12     /* fsid + type */
 #define STAT_SIZE 56    /* valid mode ino size mtime ctime gen uid gid nlink */
 #define RANGE_SIZE 16
+#define RECORD_MAX 65536 /* above any valid record */
 
 #define FLAGS_ALL (HSMJ_FLAG_DIR | HSMJ_FLAG_SYMLINK)
 #define STAT_VALID_ALL ((uint32_t)HSMJ_STAT_NLINK * 2 - 1)
@@ -511,7 +512,9 @@ int hsmj_record_decode(const void *buf, size_t len, struct hsmj_record *out)
 	size_t off, end;
 	int rc;
 
-	if (!p || len < HEADER_SIZE + CRC_SIZE)
+	/* The largest valid record is under 9 KiB (two 4095-byte paths); the
+	 * bound also keeps the length within the CRC routine's int. */
+	if (!p || len < HEADER_SIZE + CRC_SIZE || len > RECORD_MAX)
 		return -EBADMSG;
 	end = len - CRC_SIZE;
 	if (get_u32(p + end) != crc32c(p, end))

@@ -642,6 +642,12 @@ static void test_handbuilt_malformed_rejected(void **state)
 	raw_field(&w, T_FHANDLE, 12, fh, 12); raw_finish(&w);
 	assert_rejected(w.b, w.n);
 
+	/* far longer than any valid record */
+	uint8_t *huge = calloc(1, 70000);
+	assert_non_null(huge);
+	assert_rejected(huge, 70000);
+	free(huge);
+
 	free(big);
 }
 
