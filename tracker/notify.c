@@ -33,7 +33,7 @@
  * the pre-content path with intents. DELETE_SELF / MOVE_SELF / MOVED_FROM /
  * MOVED_TO add nothing that CREATE, DELETE and RENAME do not already say.
  *
- * Paths: every watched mount keeps an O_PATH fd; a directory handle becomes
+ * Paths: every watched mount keeps a directory fd; a directory handle becomes
  * a path with open_by_handle_at(mount fd, handle, O_PATH) and readlink of
  * /proc/self/fd/N. O_PATH opens raise no fanotify event (the pre-content
  * group on the same filesystem never sees them; tests/integration/notify.sh
@@ -115,7 +115,7 @@ struct dcache {
 
 struct notify_mount {
 	uint64_t fsid;
-	int fd;        /* O_PATH|O_DIRECTORY */
+	int fd;        /* O_RDONLY|O_DIRECTORY: the mount_fd of open_by_handle_at */
 	char *path;    /* as the kernel names it (readlink of the fd) */
 	size_t path_len;
 	bool unresolved_sent; /* a marker went out during this handle call */
@@ -835,7 +835,9 @@ int notify_group_watch(struct notify_group *g, const char *mount_path, uint64_t 
 	struct statfs sfs;
 	int r;
 
-	m.fd = open(mount_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	/* Not O_PATH: open_by_handle_at() refuses an O_PATH mount fd (EBADF).
+	 * A directory open raises no pre-content event (no FAN_ONDIR there). */
+	m.fd = open(mount_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (m.fd < 0)
 		return -errno;
 	if (fstatfs(m.fd, &sfs) < 0) {
@@ -855,15 +857,13 @@ int notify_group_watch(struct notify_group *g, const char *mount_path, uint64_t 
 	if (r < 0)
 		goto fail;
 	m.path_len = strlen(m.path);
-	/* (mount fd, ".") rather than the fd alone: O_PATH fds are not
-	 * accepted as the object of a mark. */
-	if (fanotify_mark(g->fd, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, NOTIFY_MASK, m.fd, ".") < 0) {
+	if (fanotify_mark(g->fd, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, NOTIFY_MASK, m.fd, NULL) < 0) {
 		r = -errno;
 		goto fail;
 	}
 	grown = realloc(g->mounts, (g->nmounts + 1) * sizeof(*grown));
 	if (!grown) {
-		fanotify_mark(g->fd, FAN_MARK_REMOVE | FAN_MARK_FILESYSTEM, NOTIFY_MASK, m.fd, ".");
+		fanotify_mark(g->fd, FAN_MARK_REMOVE | FAN_MARK_FILESYSTEM, NOTIFY_MASK, m.fd, NULL);
 		r = -ENOMEM;
 		goto fail;
 	}
