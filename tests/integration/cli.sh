@@ -207,6 +207,13 @@ for cmd in changes in-flight verify; do
 	[ -e "$T/missing" ] && fail "$cmd created the missing journal dir"
 done
 
+note "output failures are errors, never a silent success"
+"$H" --journal "$J" changes >/dev/full 2>"$T/err"; rc=$?; expect 1 "changes to a full device"
+err_is "writing output"
+grep -q cursor: "$T/err" && fail "a cursor was given for output that was not written"
+"$H" --journal "$J" changes --format jsonl >&- 2>"$T/err"; rc=$?; expect 1 "changes to a closed stdout"
+"$H" --journal "$J" status --json >/dev/full 2>"$T/err"; rc=$?; expect 1 "status to a full device"
+
 note "help and version"
 run "$H" --version; expect 0 "--version"
 [ "$(cat "$T/out")" = "hsm-journal 0.1.0" ] || fail "version: $(cat "$T/out")"
