@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef HSMT_SETTLE_H
+#define HSMT_SETTLE_H
+/*
+ * Settle: end the coverage of a file once no writer remains, and close its
+ * intent with a post record (plus a change record if the file changed).
+ *
+ * Per file, in this order (docs/TRACKER.md says why):
+ *   1. probe: a read lease (F_SETLEASE F_RDLCK) on the event fd; EAGAIN means
+ *      someone holds the file open for write or maps it writable: keep it.
+ *   2. remove the ignore mark: from now on every access raises a new event
+ *      (queued to us: we are the event loop, it waits for our answer);
+ *   3. take the read lease for real: it fails if a writer slipped in while
+ *      the mark was still there (then the mark is put back, the file stays);
+ *   4. stat, release the lease;
+ *   5. commit post (+ change if the stat moved since the intent) + resolve,
+ *      one batch for all files settled in this round; then close the fd.
+ * A commit failure puts the ignore marks back: the intents stay in flight,
+ * so the files stay covered.
+ *
+ * Calling sequence (tracker.c): settle_run(t, 0) on every timer tick;
+ * settle_make_room(t, n) before adding n entries to a full table;
+ * settle_run(t, 1) at stop.
+ */
+#include <stddef.h>
+
+struct tracker;
+
+/* Check the entries that are due (all of them when force): settle the quiet
+ * ones without writers (with force: every one without a writer), and record
+ * a "still open" change for files that changed while a writer holds them.
+ * Returns the number settled, or -errno if the commit failed. */
+int settle_run(struct tracker *t, int force);
+/* Settle the oldest entries that have no writer until `want` are gone.
+ * Returns how many were freed. */
+size_t settle_make_room(struct tracker *t, size_t want);
+
+#endif

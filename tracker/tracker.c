@@ -1,0 +1,1234 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hsm-tracker: state, start-up, and the event loop.
+ *
+ * Where io_uring is used, and why. The loop waits on four fds at once: the
+ * pre-content group, the notification group, a timerfd (settle, heartbeat,
+ * status, watchdog) and a signalfd (SIGTERM/SIGINT stop, SIGIO lease
+ * breaks). Each gets one multishot poll request, armed once; a single
+ * io_uring_submit_and_wait() then both re-arms what the kernel ended and
+ * waits, and the completions say which fds are ready. Everything else is a
+ * plain syscall on purpose:
+ *   - reading a fanotify group installs one fd per event into the reader's
+ *     fd table and must drain the queue until EAGAIN in this thread: a
+ *     non-blocking read() loop is the simplest correct way;
+ *   - the intent commit is a synchronous RocksDB write (durable before any
+ *     answer: that is the guarantee);
+ *   - the answers are one writev() whose result we must check per response
+ *     before the fds are closed.
+ */
+#include "tracker.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <linux/fs.h>
+#include <liburing.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
+#include <sys/timerfd.h>
+#include <sys/uio.h>
+#include <sys/utsname.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fan.h"
+#include "log.h"
+#include "notify.h"
+#include "procscan.h"
+#include "settle.h"
+
+#define FAN_BUF_SIZE 65536
+/* Events handled in one batch: bounds the fds held at once. */
+#define BATCH_MAX_EVENTS 4096
+/* fds kept free for RocksDB, /proc reads and one batch of event fds. */
+#define FD_RESERVE (BATCH_MAX_EVENTS + 1024)
+#ifndef TMPFS_MAGIC
+#define TMPFS_MAGIC 0x01021994
+#endif
+
+enum loop_tag { TAG_FAN = 1, TAG_NOTIFY, TAG_TIMER, TAG_SIGNAL };
+
+void tracker_opts_init(struct tracker_opts *o)
+{
+	memset(o, 0, sizeof *o);
+	o->fail_mode = FAIL_CLOSED;
+	o->settle_delay_ns = 5 * 1000000000LL;
+	o->heartbeat_ns = 2 * 1000000000LL;
+	o->max_covered = 65536;
+}
+
+int64_t tracker_mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+int tracker_stat_fd(int fd, struct hsmj_stat *s, dev_t *dev)
+{
+	struct stat st;
+	int gen = 0;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	memset(s, 0, sizeof *s);
+	s->valid = HSMJ_STAT_INO | HSMJ_STAT_SIZE | HSMJ_STAT_MTIME | HSMJ_STAT_CTIME |
+		   HSMJ_STAT_MODE | HSMJ_STAT_OWNER | HSMJ_STAT_NLINK;
+	s->mode = st.st_mode;
+	s->ino = st.st_ino;
+	s->size = (uint64_t)st.st_size;
+	s->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+	s->ctime_ns = (int64_t)st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec;
+	s->uid = st.st_uid;
+	s->gid = st.st_gid;
+	s->nlink = (uint32_t)st.st_nlink;
+	/* The inode generation tells a reused inode number apart; one ioctl
+	 * on ext4/xfs/btrfs, skipped where the filesystem has none. */
+	if (S_ISREG(st.st_mode) && ioctl(fd, FS_IOC_GETVERSION, &gen) == 0) {
+		s->generation = (uint32_t)gen;
+		s->valid |= HSMJ_STAT_GEN;
+	}
+	if (dev)
+		*dev = st.st_dev;
+	return 0;
+}
+
+int tracker_fs_index(const struct tracker *t, dev_t dev)
+{
+	for (size_t i = 0; i < t->nfs; i++)
+		if (t->fs[i].dev == dev)
+			return (int)i;
+	return -1;
+}
+
+/* The accessor's real uid from /proc/PID/status (procfs: no event). */
+static uint32_t uid_of_pid(int32_t pid)
+{
+	char path[64], buf[2048];
+	ssize_t n;
+	int fd;
+	char *p;
+	unsigned long uid;
+
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return (uint32_t)-1;
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return (uint32_t)-1;
+	buf[n] = '\0';
+	p = strstr(buf, "\nUid:");
+	if (!p)
+		return (uint32_t)-1;
+	uid = strtoul(p + 5, NULL, 10);
+	return (uint32_t)uid;
+}
+
+int tracker_fill_intent(struct tracker *t, int fd, const char *proc_path,
+			struct hsmj_record *r, const struct hsmj_stat *pre, int fs_index)
+{
+	struct {
+		struct file_handle h;
+		unsigned char bytes[HSMJ_FH_MAX];
+	} fh;
+	char link[64], path[HSMJ_PATH_MAX];
+	const char *lp = proc_path;
+	ssize_t n;
+	int mnt_id, rc;
+
+	hsmj_record_init(r, HSMJ_KIND_INTENT);
+	r->time_ns = hsmj_now_ns();
+	r->epoch_jsn = t->epoch_jsn;
+	r->pre = *pre;
+	if (!lp) {
+		snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+		lp = link;
+	}
+	/* readlink, not an open: never an event to ourselves. */
+	n = readlink(lp, path, sizeof path - 1);
+	if (n < 0)
+		snprintf(path, sizeof path, "%s/?ino=%" PRIu64, t->fs[fs_index].mount, pre->ino);
+	else
+		path[n] = '\0';
+	rc = hsmj_record_set_path(r, path);
+	if (rc < 0)
+		return rc;
+	fh.h.handle_bytes = HSMJ_FH_MAX;
+	if (fd >= 0)
+		rc = name_to_handle_at(fd, "", &fh.h, &mnt_id, AT_EMPTY_PATH);
+	else
+		rc = name_to_handle_at(AT_FDCWD, lp, &fh.h, &mnt_id, AT_SYMLINK_FOLLOW);
+	if (rc == 0 && fh.h.handle_bytes <= HSMJ_FH_MAX) {
+		r->fh.type = fh.h.handle_type;
+		r->fh.len = fh.h.handle_bytes;
+		memcpy(r->fh.bytes, fh.h.f_handle, fh.h.handle_bytes);
+	}
+	r->fh.fsid = t->fs[fs_index].fsid;
+	return 0;
+}
+
+int tracker_cover(struct tracker *t, int fd, const struct hsmj_record *intent,
+		  uint64_t intent_jsn, dev_t dev)
+{
+	struct cov_entry *e;
+	char *path;
+	int r;
+
+	if (coverage_count(t->cov) >= coverage_capacity(t->cov))
+		return -ENOSPC;
+	path = strdup(intent->path ? intent->path : "");
+	if (!path)
+		return -ENOMEM;
+	/* The ignore mark must be in place before the answer: from the answer
+	 * on, the accessor may write, and its later accesses must cost nothing. */
+	r = fan_ignore_add(t->fan_fd, fd, NULL, t->fan_mask);
+	if (r < 0) {
+		free(path);
+		return r;
+	}
+	e = coverage_add(t->cov, (uint64_t)dev, intent->pre.ino);
+	if (!e) {
+		fan_ignore_remove(t->fan_fd, fd, NULL, t->fan_mask);
+		free(path);
+		return -ENOMEM;
+	}
+	e->fd = fd;
+	e->intent_jsn = intent_jsn;
+	e->path = path;
+	e->fh = intent->fh;
+	e->pre = intent->pre;
+	e->last_seen = intent->pre;
+	e->last_reported = intent->pre;
+	e->next_check_ns = tracker_mono_ns() + t->opts.settle_delay_ns;
+	return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* The pre-content batch */
+
+struct ev_slot {
+	int fd;
+	int intent;        /* index into the batch's intents, or -1 */
+	int keep;          /* the fd now belongs to the coverage table */
+	uint32_t response;
+};
+
+struct new_intent {
+	struct hsmj_record rec;
+	dev_t dev;
+	int fd;            /* the first event's fd: kept for coverage */
+	int fs;
+	int slot;          /* the slot owning fd */
+};
+
+struct fan_batch {
+	struct ev_slot slots[BATCH_MAX_EVENTS];
+	struct new_intent intents[BATCH_MAX_EVENTS];
+	struct fanotify_response resp[BATCH_MAX_EVENTS];
+	int errs[BATCH_MAX_EVENTS];
+	size_t nslots, nintents;
+	unsigned char buf[FAN_BUF_SIZE];
+};
+
+static int find_batch_intent(const struct fan_batch *fb, dev_t dev, uint64_t ino)
+{
+	for (size_t i = 0; i < fb->nintents; i++)
+		if (fb->intents[i].dev == dev && fb->intents[i].rec.pre.ino == ino)
+			return (int)i;
+	return -1;
+}
+
+static void add_event_ranges(struct hsmj_record *r, const struct fan_event *ev, uint64_t size)
+{
+	if (ev->has_range) {
+		hsmj_record_add_range(r, ev->offset, ev->count);
+		/* O_APPEND ranges are based on f_pos, not on where the data
+		 * lands: cover [size, EOF) as well. */
+		hsmj_record_add_range(r, size, 0);
+	} else {
+		/* OPEN_PERM (or a range-less event): may precede O_TRUNC. */
+		hsmj_record_add_range(r, 0, 0);
+	}
+}
+
+/* Classify one event into the batch. */
+static void batch_take_event(struct tracker *t, struct fan_batch *fb, const struct fan_event *ev)
+{
+	struct ev_slot *s = &fb->slots[fb->nslots];
+	struct new_intent *ni;
+	struct hsmj_stat st;
+	dev_t dev;
+	int fs, i;
+
+	if (ev->fd < 0) {
+		/* No fd means no answer is possible; with an unlimited queue
+		 * only an overflow can look like this. */
+		log_err("pre-content event without fd (mask 0x%" PRIx64 ")%s", ev->mask,
+			(ev->mask & FAN_Q_OVERFLOW) ? ": queue overflow" : "");
+		return;
+	}
+	fb->nslots++;
+	t->n.events++;
+	s->fd = ev->fd;
+	s->intent = -1;
+	s->keep = 0;
+	s->response = FAN_ALLOW;
+	if (ev->pid == t->self)
+		return; /* our own read-only access (proc scan reopen) */
+	if (tracker_stat_fd(ev->fd, &st, &dev) < 0) {
+		log_err("fstat of an event fd failed: %s; denying", strerror(errno));
+		s->response = FAN_DENY_ERRNO(EIO);
+		t->n.denied++;
+		return;
+	}
+	if (!S_ISREG(st.mode))
+		return;
+	fs = tracker_fs_index(t, dev);
+	if (fs < 0)
+		return;
+	if (coverage_find(t->cov, (uint64_t)dev, st.ino))
+		return; /* already covered: its intent is in flight */
+	i = find_batch_intent(fb, dev, st.ino);
+	if (i >= 0) {
+		add_event_ranges(&fb->intents[i].rec, ev, st.size);
+		s->intent = i;
+		return;
+	}
+	ni = &fb->intents[fb->nintents];
+	if (tracker_fill_intent(t, ev->fd, NULL, &ni->rec, &st, fs) < 0) {
+		hsmj_record_release(&ni->rec);
+		s->response = FAN_DENY_ERRNO(EIO);
+		t->n.denied++;
+		return;
+	}
+	ni->rec.pid = ev->pid;
+	ni->rec.uid = uid_of_pid(ev->pid);
+	add_event_ranges(&ni->rec, ev, st.size);
+	ni->dev = dev;
+	ni->fd = ev->fd;
+	ni->fs = fs;
+	ni->slot = (int)(s - fb->slots);
+	s->intent = (int)fb->nintents++;
+}
+
+/* Fail-open: a durable rescan marker for each filesystem involved before
+ * the accesses pass without an intent. */
+static void fail_open_markers(struct tracker *t, struct fan_batch *fb)
+{
+	int want[TRACKER_MAX_WATCH] = { 0 };
+	struct hsmj_record r;
+	int r2 = 0;
+
+	for (size_t i = 0; i < fb->nintents; i++)
+		want[fb->intents[i].fs] = 1;
+	hsmj_batch_clear(t->batch);
+	for (size_t f = 0; f < t->nfs && r2 >= 0; f++) {
+		if (!want[f])
+			continue;
+		hsmj_record_init(&r, HSMJ_KIND_RESCAN);
+		r.time_ns = r.since_ns = hsmj_now_ns();
+		r.epoch_jsn = t->epoch_jsn;
+		r.cause = HSMJ_CAUSE_FAIL_OPEN;
+		r.fh.fsid = t->fs[f].fsid;
+		r2 = hsmj_record_set_path(&r, t->fs[f].mount);
+		if (r2 >= 0)
+			r2 = hsmj_batch_add(t->batch, &r);
+		hsmj_record_release(&r);
+	}
+	if (r2 >= 0)
+		r2 = hsmj_commit(t->j, t->batch);
+	hsmj_batch_clear(t->batch);
+	if (r2 < 0)
+		log_err("FAIL-OPEN: even the rescan marker could not be written (%s): "
+			"%zu accesses pass UNRECORDED",
+			strerror(-r2), fb->nintents);
+	else
+		log_warn("fail-open: %zu accesses pass without intent, covered by a rescan marker",
+			 fb->nintents);
+}
+
+/* Commit the batch's intents, cover them, answer every event. */
+static void batch_finish(struct tracker *t, struct fan_batch *fb)
+{
+	size_t room, nresp = 0;
+	int r = 0, failed;
+
+	if (fb->nintents > 0) {
+		room = coverage_capacity(t->cov) - coverage_count(t->cov);
+		if (room < fb->nintents)
+			settle_make_room(t, fb->nintents - room);
+		hsmj_batch_clear(t->batch);
+		for (size_t i = 0; i < fb->nintents && r >= 0; i++)
+			r = hsmj_batch_add(t->batch, &fb->intents[i].rec);
+		/* THE ordering point: one synced write for the whole batch; no
+		 * event is answered before it returns. */
+		if (r >= 0)
+			r = hsmj_commit(t->j, t->batch);
+		if (r >= 0) {
+			t->n.batches++;
+			t->n.intents += fb->nintents;
+			for (size_t i = 0; i < fb->nintents; i++) {
+				struct new_intent *ni = &fb->intents[i];
+				uint64_t jsn = hsmj_batch_jsn(t->batch, (int)i);
+				int rc = tracker_cover(t, ni->fd, &ni->rec, jsn, ni->dev);
+
+				if (rc == 0) {
+					fb->slots[ni->slot].keep = 1;
+				} else {
+					/* The intent is durable; without coverage the
+					 * file just raises more events (more intents). */
+					t->n.uncovered++;
+					if (rc != -ENOSPC)
+						log_warn("no coverage for %s: %s", ni->rec.path,
+							 strerror(-rc));
+				}
+			}
+		} else {
+			uint32_t deny = FAN_DENY_ERRNO(r == -ENOSPC ? ENOSPC : EIO);
+
+			t->n.commit_errors++;
+			log_err("journal commit of %zu intents failed (%s: %s): %s",
+				fb->nintents, strerror(-r), hsmj_last_error(t->j),
+				t->opts.fail_mode == FAIL_CLOSED ? "denying the accesses"
+								 : "fail-open");
+			if (t->opts.fail_mode == FAIL_OPEN)
+				fail_open_markers(t, fb);
+			for (size_t i = 0; i < fb->nslots; i++) {
+				if (fb->slots[i].intent < 0)
+					continue;
+				if (t->opts.fail_mode == FAIL_CLOSED) {
+					fb->slots[i].response = deny;
+					t->n.denied++;
+				} else {
+					t->n.failed_open++;
+				}
+			}
+		}
+		hsmj_batch_clear(t->batch);
+	}
+	for (size_t i = 0; i < fb->nslots; i++) {
+		fb->resp[nresp].fd = fb->slots[i].fd;
+		fb->resp[nresp].response = fb->slots[i].response;
+		nresp++;
+	}
+	failed = fan_respond(t->fan_fd, fb->resp, nresp, fb->errs);
+	if (failed > 0) {
+		t->n.response_errors += (uint64_t)failed;
+		for (size_t i = 0; i < nresp; i++)
+			if (fb->errs[i])
+				log_err("answer for event fd %d failed: %s", fb->resp[i].fd,
+					strerror(-fb->errs[i]));
+	}
+	for (size_t i = 0; i < fb->nslots; i++)
+		if (!fb->slots[i].keep)
+			close(fb->slots[i].fd);
+	for (size_t i = 0; i < fb->nintents; i++)
+		hsmj_record_release(&fb->intents[i].rec);
+	fb->nslots = fb->nintents = 0;
+}
+
+/* Drain the pre-content queue: read until EAGAIN (bounded per batch),
+ * then one commit and one writev. Returns the events handled. */
+static int handle_fan(struct tracker *t, struct fan_batch *fb)
+{
+	const size_t meta = sizeof(struct fanotify_event_metadata);
+	int total = 0;
+
+	for (;;) {
+		int drained = 0;
+
+		/* Read only as much as the batch can still take (an event is at
+		 * least 24 bytes); stop at EAGAIN. */
+		while ((BATCH_MAX_EVENTS - fb->nslots) * meta >= 4096) {
+			size_t want = (BATCH_MAX_EVENTS - fb->nslots) * meta;
+			struct fan_iter it;
+			struct fan_event ev;
+			ssize_t n;
+			int r;
+
+			if (want > sizeof fb->buf)
+				want = sizeof fb->buf;
+			n = read(t->fan_fd, fb->buf, want);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0) {
+				if (n < 0 && errno != EAGAIN)
+					log_err("read of the pre-content group: %s", strerror(errno));
+				drained = 1;
+				break;
+			}
+			fan_iter_init(&it, fb->buf, (size_t)n);
+			while ((r = fan_iter_next(&it, &ev)) > 0) {
+				if (ev.bad_info)
+					log_warn("malformed info record in an event from pid %d",
+						 (int)ev.pid);
+				batch_take_event(t, fb, &ev);
+			}
+			if (r < 0)
+				log_err("malformed pre-content buffer at byte %zu of %zd", it.pos, n);
+		}
+		if (fb->nslots == 0)
+			break;
+		total += (int)fb->nslots;
+		batch_finish(t, fb);
+		if (drained)
+			break;
+	}
+	return total;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Notification group */
+
+static void notify_markers_owed(struct tracker *t)
+{
+	struct hsmj_record r;
+	int rc = 0;
+
+	if (!t->notify_lost_since_ns)
+		return;
+	hsmj_batch_clear(t->batch);
+	for (size_t f = 0; f < t->nfs && rc >= 0; f++) {
+		hsmj_record_init(&r, HSMJ_KIND_RESCAN);
+		r.time_ns = hsmj_now_ns();
+		r.since_ns = t->notify_lost_since_ns;
+		r.epoch_jsn = t->epoch_jsn;
+		r.cause = HSMJ_CAUSE_OVERFLOW;
+		r.fh.fsid = t->fs[f].fsid;
+		rc = hsmj_record_set_path(&r, t->fs[f].mount);
+		if (rc >= 0)
+			rc = hsmj_batch_add(t->batch, &r);
+		hsmj_record_release(&r);
+	}
+	if (rc >= 0)
+		rc = hsmj_commit(t->j, t->batch);
+	hsmj_batch_clear(t->batch);
+	if (rc >= 0) {
+		log_notice("rescan markers written for the namespace records lost earlier");
+		t->notify_lost_since_ns = 0;
+	}
+}
+
+static void handle_notify(struct tracker *t, unsigned char *buf, size_t cap)
+{
+	for (;;) {
+		ssize_t n = read(notify_group_fd(t->notify), buf, cap);
+		int r;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		hsmj_batch_clear(t->batch);
+		r = notify_group_handle(t->notify, buf, (size_t)n, t->batch);
+		if (r < 0)
+			log_err("notification events: %s", strerror(-r));
+		if (hsmj_batch_count(t->batch) > 0) {
+			size_t cnt = hsmj_batch_count(t->batch);
+			int rc = hsmj_commit(t->j, t->batch);
+
+			if (rc < 0) {
+				t->n.commit_errors++;
+				log_err("journal commit of %zu namespace records failed (%s); "
+					"a rescan marker is owed", cnt, strerror(-rc));
+				if (!t->notify_lost_since_ns)
+					t->notify_lost_since_ns = hsmj_now_ns();
+			} else {
+				t->n.notify_records += cnt;
+			}
+		}
+		hsmj_batch_clear(t->batch);
+	}
+}
+
+/* ---------------------------------------------------------------------- */
+/* Timer: settle, heartbeat, status, watchdog */
+
+static void send_status(struct tracker *t)
+{
+	char status[512];
+
+	snprintf(status, sizeof status,
+		 "STATUS=events %" PRIu64 ", intents %" PRIu64 ", covered %zu, in flight %zu"
+		 ", settled %" PRIu64 ", changes %" PRIu64 ", denied %" PRIu64
+		 "%s%s, uncovered %" PRIu64 ", commit errors %" PRIu64,
+		 t->n.events, t->n.intents, coverage_count(t->cov),
+		 coverage_count(t->cov), t->n.settled, t->n.changes, t->n.denied,
+		 t->n.failed_open ? ", FAIL-OPEN passed " : "",
+		 t->n.failed_open ? "(see log)" : "", t->n.uncovered, t->n.commit_errors);
+	sd_notify(0, status);
+}
+
+static void heartbeat(struct tracker *t)
+{
+	struct hsmj_record r;
+	int rc;
+
+	hsmj_record_init(&r, HSMJ_KIND_HEARTBEAT);
+	r.time_ns = hsmj_now_ns();
+	r.epoch_jsn = t->epoch_jsn;
+	hsmj_batch_clear(t->batch);
+	rc = hsmj_batch_add(t->batch, &r);
+	if (rc >= 0)
+		rc = hsmj_commit(t->j, t->batch);
+	hsmj_batch_clear(t->batch);
+	hsmj_record_release(&r);
+	if (rc < 0) {
+		if (!t->heartbeat_failing)
+			log_err("heartbeat commit failed: %s (%s)", strerror(-rc),
+				hsmj_last_error(t->j));
+		t->heartbeat_failing = 1;
+	} else if (t->heartbeat_failing) {
+		log_notice("journal writable again");
+		t->heartbeat_failing = 0;
+	}
+}
+
+static void on_timer(struct tracker *t, int timer_fd, uint64_t watchdog_usec)
+{
+	static int64_t last_status, last_watchdog;
+	int64_t now = tracker_mono_ns();
+	uint64_t ticks;
+
+	if (read(timer_fd, &ticks, sizeof ticks) < 0 && errno != EAGAIN)
+		log_warn("timerfd read: %s", strerror(errno));
+	settle_run(t, 0);
+	notify_markers_owed(t);
+	if (now - t->last_heartbeat_ns >= t->opts.heartbeat_ns) {
+		heartbeat(t);
+		t->last_heartbeat_ns = now;
+	}
+	if (now - last_status >= 1000000000LL) {
+		send_status(t);
+		last_status = now;
+	}
+	if (watchdog_usec && now - last_watchdog >= (int64_t)watchdog_usec * 1000 / 2) {
+		sd_notify(0, "WATCHDOG=1");
+		last_watchdog = now;
+	}
+}
+
+static void on_signal(struct tracker *t, int sig_fd)
+{
+	struct signalfd_siginfo si;
+
+	while (read(sig_fd, &si, sizeof si) == (ssize_t)sizeof si) {
+		switch (si.ssi_signo) {
+		case SIGTERM:
+		case SIGINT:
+			log_notice("signal %d: stopping", (int)si.ssi_signo);
+			t->stopping = 1;
+			break;
+		case SIGIO:
+			/* A lease break: settle holds leases only for a few
+			 * syscalls and always lets go at once. */
+			break;
+		case SIGUSR1:
+			log_notice("events %" PRIu64 ", intents %" PRIu64 " in %" PRIu64
+				   " batches, covered %zu, settled %" PRIu64 ", changes %" PRIu64
+				   " (%" PRIu64 " still open), denied %" PRIu64
+				   ", uncovered %" PRIu64 ", commit errors %" PRIu64
+				   ", namespace records %" PRIu64,
+				   t->n.events, t->n.intents, t->n.batches, coverage_count(t->cov),
+				   t->n.settled, t->n.changes, t->n.still_open, t->n.denied,
+				   t->n.uncovered, t->n.commit_errors, t->n.notify_records);
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+/* ---------------------------------------------------------------------- */
+/* Start-up */
+
+/* fstype and mount root from /proc/self/mountinfo for a device. */
+static void fstype_of_dev(dev_t dev, char *fstype, size_t cap)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char line[4096];
+
+	snprintf(fstype, cap, "unknown");
+	if (!f)
+		return;
+	while (fgets(line, sizeof line, f)) {
+		unsigned int maj, min;
+		char *sep;
+
+		if (sscanf(line, "%*u %*u %u:%u", &maj, &min) != 2)
+			continue;
+		if (makedev(maj, min) != dev)
+			continue;
+		sep = strstr(line, " - ");
+		if (sep && sscanf(sep + 3, "%31s", fstype) == 1)
+			break;
+	}
+	fclose(f);
+}
+
+static int kernel_at_least(int maj, int min)
+{
+	struct utsname u;
+	int a = 0, b = 0;
+
+	if (uname(&u) < 0 || sscanf(u.release, "%d.%d", &a, &b) != 2)
+		return 1;
+	return a > maj || (a == maj && b >= min);
+}
+
+/* Raise RLIMIT_NOFILE (the soft limit to the hard one, and the hard one
+ * towards what the coverage table needs when we may) and bound the table. */
+static size_t fit_nofile(size_t want_covered)
+{
+	struct rlimit rl;
+	rlim_t need = (rlim_t)want_covered + FD_RESERVE;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return want_covered;
+	if (rl.rlim_max < need) {
+		struct rlimit up = { need, need };
+		FILE *f = fopen("/proc/sys/fs/nr_open", "re");
+		unsigned long nr_open = 0;
+
+		if (f) {
+			if (fscanf(f, "%lu", &nr_open) != 1)
+				nr_open = 0;
+			fclose(f);
+		}
+		if (nr_open && up.rlim_max > nr_open)
+			up.rlim_cur = up.rlim_max = nr_open;
+		if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+			rl = up;
+	}
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	getrlimit(RLIMIT_NOFILE, &rl);
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+		size_t fit = rl.rlim_cur > FD_RESERVE + 64 ? (size_t)(rl.rlim_cur - FD_RESERVE) : 64;
+
+		log_notice("RLIMIT_NOFILE is %lu: coverage table bounded to %zu files",
+			 (unsigned long)rl.rlim_cur, fit);
+		return fit;
+	}
+	return want_covered;
+}
+
+static int open_journal(struct tracker *t)
+{
+	char err[HSMJ_ERR_MAX] = "";
+	struct stat jst;
+	int r;
+
+	/* Refuse a journal on a tracked filesystem before touching it. */
+	if (stat(t->opts.journal_dir, &jst) == 0) {
+		for (size_t i = 0; i < t->nfs; i++)
+			if (jst.st_dev == t->fs[i].dev)
+				goto on_tfs;
+	}
+	r = hsmj_open(t->opts.journal_dir, HSMJ_OPEN_WRITE, &t->j, err, sizeof err);
+	if (r == -ENOENT) {
+		char err2[HSMJ_ERR_MAX] = "";
+
+		r = hsmj_create(t->opts.journal_dir, err2, sizeof err2);
+		if (r < 0) {
+			fprintf(stderr, "hsm-tracker: cannot create a journal in %s: %s\n",
+				t->opts.journal_dir, err2[0] ? err2 : strerror(-r));
+			return r;
+		}
+		log_notice("created a new journal in %s", t->opts.journal_dir);
+		r = hsmj_open(t->opts.journal_dir, HSMJ_OPEN_WRITE, &t->j, err, sizeof err);
+	}
+	if (r < 0) {
+		fprintf(stderr, "hsm-tracker: cannot open the journal %s: %s\n",
+			t->opts.journal_dir, err[0] ? err : strerror(-r));
+		return r;
+	}
+	for (size_t i = 0; i < t->nfs; i++)
+		if ((dev_t)hsmj_device(t->j) == t->fs[i].dev)
+			goto on_tfs;
+	return 0;
+on_tfs:
+	fprintf(stderr,
+		"hsm-tracker: the journal %s is on a watched filesystem; it must live on "
+		"another device (its own writes would raise events against itself)\n",
+		t->opts.journal_dir);
+	return -EXDEV;
+}
+
+static int setup_watches(struct tracker *t)
+{
+	for (size_t i = 0; i < t->opts.nwatch; i++) {
+		struct watched_fs *w = &t->fs[t->nfs];
+		struct statfs sfs;
+		struct stat st;
+		char *real;
+
+		real = realpath(t->opts.watch[i], NULL);
+		if (!real || stat(real, &st) < 0 || statfs(real, &sfs) < 0) {
+			fprintf(stderr, "hsm-tracker: --watch %s: %s\n", t->opts.watch[i],
+				strerror(errno));
+			free(real);
+			return -ENOENT;
+		}
+		if (!S_ISDIR(st.st_mode)) {
+			fprintf(stderr, "hsm-tracker: --watch %s: not a directory\n",
+				t->opts.watch[i]);
+			free(real);
+			return -ENOTDIR;
+		}
+		if (tracker_fs_index(t, st.st_dev) >= 0) {
+			log_warn("--watch %s: same filesystem as an earlier --watch", real);
+			free(real);
+			continue;
+		}
+		snprintf(w->mount, sizeof w->mount, "%s", real);
+		free(real);
+		w->dev = st.st_dev;
+		memcpy(&w->fsid, &sfs.f_fsid, sizeof w->fsid);
+		fstype_of_dev(st.st_dev, w->fstype, sizeof w->fstype);
+		if ((unsigned long)sfs.f_type == TMPFS_MAGIC) {
+			fprintf(stderr,
+				"hsm-tracker: --watch %s: tmpfs has no pre-content events: needs "
+				"ext4, xfs or btrfs on Linux >= 6.14\n", w->mount);
+			return -EOPNOTSUPP;
+		}
+		t->nfs++;
+	}
+	return 0;
+}
+
+static int setup_marks(struct tracker *t)
+{
+	int r = fan_group_open(&t->fan_fd);
+
+	if (r < 0) {
+		if (r == -EPERM)
+			fprintf(stderr, "hsm-tracker: fanotify pre-content group: needs root "
+					"(CAP_SYS_ADMIN)\n");
+		else
+			fprintf(stderr, "hsm-tracker: this kernel has no fanotify pre-content "
+					"class (fanotify_init: %s): needs Linux >= 6.14 with "
+					"CONFIG_FANOTIFY_ACCESS_PERMISSIONS\n", strerror(-r));
+		return r;
+	}
+	for (size_t i = 0; i < t->nfs; i++) {
+		uint64_t mask = 0;
+
+		r = fan_mark_filesystem(t->fan_fd, t->fs[i].mount, &mask);
+		if (r < 0) {
+			if (!kernel_at_least(6, 14))
+				fprintf(stderr, "hsm-tracker: this kernel has no fanotify "
+						"pre-content events (FAN_PRE_ACCESS: %s): needs "
+						"Linux >= 6.14\n", strerror(-r));
+			else
+				fprintf(stderr, "hsm-tracker: --watch %s: %s has no pre-content "
+						"events (%s): needs ext4, xfs or btrfs on Linux >= 6.14\n",
+					t->fs[i].mount, t->fs[i].fstype, strerror(-r));
+			return r;
+		}
+		if (i == 0 || mask != t->fan_mask)
+			t->fan_mask = i == 0 ? mask : (t->fan_mask & mask);
+		log_info("watching %s (%s)%s", t->fs[i].mount, t->fs[i].fstype,
+			 (mask & FAN_PRE_MODIFY) ? " with FAN_PRE_MODIFY" : "");
+	}
+	return 0;
+}
+
+/* The notification group is optional at link time until tracker/notify.c
+ * exists; these weak references are NULL when it is not built in. */
+#pragma weak notify_group_open
+#pragma weak notify_group_watch
+#pragma weak notify_group_fd
+#pragma weak notify_group_handle
+#pragma weak notify_group_close
+
+static int setup_notify(struct tracker *t)
+{
+	int r;
+
+	if (!notify_group_open) {
+		log_warn("built without the notification group: namespace changes are not journaled");
+		return 0;
+	}
+	r = notify_group_open(&t->notify);
+	if (r < 0) {
+		fprintf(stderr, "hsm-tracker: notification group: %s\n", strerror(-r));
+		return r;
+	}
+	for (size_t i = 0; i < t->nfs; i++) {
+		r = notify_group_watch(t->notify, t->fs[i].mount, t->fs[i].fsid);
+		if (r < 0) {
+			fprintf(stderr, "hsm-tracker: notification mark on %s: %s\n",
+				t->fs[i].mount, strerror(-r));
+			return r;
+		}
+	}
+	return 0;
+}
+
+static int add_rescan(struct tracker *t, size_t f, enum hsmj_rescan_cause cause,
+		      int64_t since, int64_t until)
+{
+	struct hsmj_record r;
+	int rc;
+
+	hsmj_record_init(&r, HSMJ_KIND_RESCAN);
+	r.time_ns = until;
+	r.since_ns = since;
+	r.until_ns = until;
+	r.cause = cause;
+	r.epoch_jsn = t->epoch_jsn;
+	r.fh.fsid = t->fs[f].fsid;
+	rc = hsmj_record_set_path(&r, t->fs[f].mount);
+	if (rc >= 0)
+		rc = hsmj_batch_add(t->batch, &r);
+	hsmj_record_release(&r);
+	return rc < 0 ? rc : 0;
+}
+
+/* Rescan markers for what the previous epoch may have missed, the tracked
+ * filesystems and the epoch-start record, in one synced write. */
+static int start_epoch(struct tracker *t)
+{
+	struct hsmj_epoch_state es;
+	struct hsmj_counts cnt = { 0 };
+	struct hsmj_record r;
+	int64_t now = hsmj_now_ns();
+	int rc, idx;
+
+	rc = hsmj_epoch_state(t->j, &es);
+	if (rc < 0) {
+		fprintf(stderr, "hsm-tracker: cannot read the epoch state: %s\n",
+			hsmj_last_error(t->j));
+		return rc;
+	}
+	hsmj_counts(t->j, &cnt);
+	hsmj_batch_clear(t->batch);
+	if (es.epoch_jsn != 0) {
+		int clean = es.stop_jsn != 0;
+
+		for (size_t f = 0; f < t->nfs; f++) {
+			rc = clean ? add_rescan(t, f, HSMJ_CAUSE_DOWNTIME, es.stopped_ns, now)
+				   : add_rescan(t, f, HSMJ_CAUSE_UNCLEAN_STOP, es.last_live_ns, now);
+			if (rc < 0)
+				return rc;
+		}
+		if (!clean)
+			log_warn("the previous epoch (%" PRIu64 ") did not stop cleanly: rescan "
+				 "markers written from its last heartbeat", es.epoch_jsn);
+		if (cnt.in_flight > 0)
+			log_warn("%" PRIu64 " intents are in flight from earlier epochs: "
+				 "`hsm-recover` must resolve them", cnt.in_flight);
+	}
+	for (size_t f = 0; f < t->nfs; f++) {
+		struct hsmj_fs_info fi;
+
+		memset(&fi, 0, sizeof fi);
+		fi.fsid = t->fs[f].fsid;
+		snprintf(fi.fstype, sizeof fi.fstype, "%s", t->fs[f].fstype);
+		snprintf(fi.mount, sizeof fi.mount, "%s", t->fs[f].mount);
+		fi.first_seen_ns = fi.last_seen_ns = now;
+		rc = hsmj_batch_put_fs(t->batch, &fi);
+		if (rc < 0)
+			return rc;
+	}
+	hsmj_record_init(&r, HSMJ_KIND_EPOCH_START);
+	r.time_ns = now;
+	idx = hsmj_batch_add(t->batch, &r);
+	hsmj_record_release(&r);
+	if (idx < 0)
+		return idx;
+	rc = hsmj_commit(t->j, t->batch);
+	if (rc < 0) {
+		fprintf(stderr, "hsm-tracker: cannot write epoch-start: %s\n",
+			hsmj_last_error(t->j));
+		return rc;
+	}
+	t->epoch_jsn = hsmj_batch_jsn(t->batch, idx);
+	hsmj_batch_clear(t->batch);
+	return 0;
+}
+
+/* The signals the loop reads from its signalfd. */
+static void tracker_signal_mask(sigset_t *mask)
+{
+	sigemptyset(mask);
+	sigaddset(mask, SIGTERM);
+	sigaddset(mask, SIGINT);
+	sigaddset(mask, SIGIO);
+	sigaddset(mask, SIGUSR1);
+	sigaddset(mask, SIGHUP);
+}
+
+int tracker_start(const struct tracker_opts *o, struct tracker **out)
+{
+	struct tracker *t = calloc(1, sizeof *t);
+	sigset_t mask;
+	size_t cap;
+	int r;
+
+	if (!t)
+		return -ENOMEM;
+	/* Block before RocksDB starts its threads: they inherit the mask, so
+	 * a SIGTERM cannot land on one of them and kill us unsettled; SIGIO
+	 * (lease breaks) would kill us by default too. */
+	tracker_signal_mask(&mask);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	t->opts = *o;
+	t->fan_fd = -1;
+	t->self = getpid();
+	t->batch = hsmj_batch_new();
+	if (!t->batch) {
+		free(t);
+		return -ENOMEM;
+	}
+	cap = fit_nofile(o->max_covered);
+	r = coverage_new(cap, &t->cov);
+	if (r < 0)
+		goto fail;
+	/* 1. watched filesystems (tmpfs refused), 2. the journal (refused on
+	 * a TFS), 3. the marks: all refusals happen before anything is written. */
+	r = setup_watches(t);
+	if (r < 0)
+		goto fail;
+	r = open_journal(t);
+	if (r < 0)
+		goto fail;
+	r = setup_marks(t);
+	if (r < 0)
+		goto fail;
+	r = setup_notify(t);
+	if (r < 0)
+		goto fail;
+	/* From here on writers on the TFS wait for us: markers and epoch-start
+	 * are durable before the first answer. */
+	r = start_epoch(t);
+	if (r < 0)
+		goto fail;
+	r = procscan_run(t);
+	if (r < 0) {
+		fprintf(stderr, "hsm-tracker: scan of files already open for write: %s\n",
+			strerror(-r));
+		goto fail;
+	}
+	if (r > 0)
+		log_notice("%d files already open for write or mapped writable: in flight", r);
+	*out = t;
+	return 0;
+fail:
+	tracker_free(t);
+	return r;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Stop */
+
+static void stop(struct tracker *t, struct fan_batch *fb)
+{
+	struct hsmj_record r;
+	int64_t unmark_ns;
+	int rc, idx;
+
+	sd_notify(0, "STOPPING=1");
+	/* Settle every file without a writer; the rest stay in flight. */
+	for (int pass = 0; pass < 2; pass++) {
+		settle_run(t, 1);
+		handle_fan(t, fb); /* answer what settle's windows let in */
+	}
+	/* The downtime marker of the next start begins at the clean-stop
+	 * time: take it before the marks go, so nothing can slip between. */
+	unmark_ns = hsmj_now_ns();
+	for (size_t i = 0; i < t->nfs; i++)
+		fan_unmark_filesystem(t->fan_fd, t->fs[i].mount, t->fan_mask);
+	handle_fan(t, fb);
+	if (coverage_count(t->cov) > 0)
+		log_warn("%zu files still open for write at stop: their intents stay in flight",
+			 coverage_count(t->cov));
+	hsmj_record_init(&r, HSMJ_KIND_CLEAN_STOP);
+	r.time_ns = unmark_ns;
+	r.ref_jsn = t->epoch_jsn;
+	r.epoch_jsn = t->epoch_jsn;
+	hsmj_batch_clear(t->batch);
+	idx = hsmj_batch_add(t->batch, &r);
+	hsmj_record_release(&r);
+	rc = idx < 0 ? idx : hsmj_commit(t->j, t->batch);
+	hsmj_batch_clear(t->batch);
+	if (rc < 0)
+		log_err("cannot write clean-stop: %s (%s)", strerror(-rc), hsmj_last_error(t->j));
+	else
+		log_notice("stopped cleanly: %" PRIu64 " intents, %" PRIu64 " settled, %" PRIu64
+			   " changes, %" PRIu64 " denied", t->n.intents, t->n.settled,
+			   t->n.changes, t->n.denied);
+}
+
+/* ---------------------------------------------------------------------- */
+/* The loop */
+
+static int arm_poll(struct io_uring *ring, int fd, enum loop_tag tag)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_poll_multishot(sqe, fd, POLLIN);
+	io_uring_sqe_set_data64(sqe, tag);
+	return 0;
+}
+
+int tracker_run(struct tracker *t)
+{
+	struct fan_batch *fb = calloc(1, sizeof *fb);
+	struct io_uring ring;
+	struct itimerspec its;
+	sigset_t mask;
+	uint64_t watchdog_usec = 0;
+	int64_t tick;
+	int timer_fd = -1, sig_fd = -1, r, notify_fd = -1;
+	char ready[256];
+
+	if (!fb)
+		return -ENOMEM;
+	tracker_signal_mask(&mask);
+	sig_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (sig_fd < 0 || timer_fd < 0) {
+		r = -errno;
+		log_err("signalfd/timerfd: %s", strerror(errno));
+		goto out_fds;
+	}
+	/* Tick often enough to honour the settle delay and the heartbeat. */
+	tick = t->opts.settle_delay_ns / 2;
+	if (t->opts.heartbeat_ns / 2 < tick)
+		tick = t->opts.heartbeat_ns / 2;
+	if (tick > 1000000000LL)
+		tick = 1000000000LL;
+	if (tick < 20000000LL)
+		tick = 20000000LL;
+	memset(&its, 0, sizeof its);
+	its.it_interval.tv_sec = tick / 1000000000LL;
+	its.it_interval.tv_nsec = tick % 1000000000LL;
+	its.it_value = its.it_interval;
+	timerfd_settime(timer_fd, 0, &its, NULL);
+	if (sd_watchdog_enabled(0, &watchdog_usec) <= 0)
+		watchdog_usec = 0;
+
+	r = io_uring_queue_init(8, &ring, 0);
+	if (r < 0) {
+		log_err("io_uring_queue_init: %s", strerror(-r));
+		goto out_fds;
+	}
+	if (t->notify)
+		notify_fd = notify_group_fd(t->notify);
+	arm_poll(&ring, t->fan_fd, TAG_FAN);
+	if (notify_fd >= 0)
+		arm_poll(&ring, notify_fd, TAG_NOTIFY);
+	arm_poll(&ring, timer_fd, TAG_TIMER);
+	arm_poll(&ring, sig_fd, TAG_SIGNAL);
+
+	/* Events queued during start-up (the marks came first) get answered
+	 * now, then we are ready. */
+	handle_fan(t, fb);
+	t->last_heartbeat_ns = tracker_mono_ns();
+	snprintf(ready, sizeof ready, "READY=1\nSTATUS=watching %zu filesystem(s), epoch %" PRIu64,
+		 t->nfs, t->epoch_jsn);
+	sd_notify(0, ready);
+	log_notice("ready: watching %zu filesystem(s), epoch %" PRIu64 ", coverage up to %zu files",
+		   t->nfs, t->epoch_jsn, coverage_capacity(t->cov));
+
+	while (!t->stopping) {
+		struct io_uring_cqe *cqe;
+		unsigned head, seen = 0;
+		int want_fan = 0, want_notify = 0, want_timer = 0, want_sig = 0;
+
+		r = io_uring_submit_and_wait(&ring, 1);
+		if (r < 0 && r != -EINTR) {
+			log_err("io_uring_submit_and_wait: %s", strerror(-r));
+			break;
+		}
+		io_uring_for_each_cqe(&ring, head, cqe) {
+			enum loop_tag tag = (enum loop_tag)io_uring_cqe_get_data64(cqe);
+
+			seen++;
+			if (cqe->res < 0)
+				log_warn("poll on tag %d: %s", (int)tag, strerror(-cqe->res));
+			switch (tag) {
+			case TAG_FAN: want_fan = 1; break;
+			case TAG_NOTIFY: want_notify = 1; break;
+			case TAG_TIMER: want_timer = 1; break;
+			case TAG_SIGNAL: want_sig = 1; break;
+			}
+			/* A multishot poll ends without IORING_CQE_F_MORE: re-arm. */
+			if (!(cqe->flags & IORING_CQE_F_MORE)) {
+				int fd = tag == TAG_FAN ? t->fan_fd
+					 : tag == TAG_NOTIFY ? notify_fd
+					 : tag == TAG_TIMER ? timer_fd : sig_fd;
+				arm_poll(&ring, fd, tag);
+			}
+		}
+		io_uring_cq_advance(&ring, seen);
+		/* Pre-content first: writers are waiting on it. */
+		if (want_fan)
+			handle_fan(t, fb);
+		if (want_notify)
+			handle_notify(t, fb->buf, sizeof fb->buf);
+		if (want_sig)
+			on_signal(t, sig_fd);
+		if (want_timer)
+			on_timer(t, timer_fd, watchdog_usec);
+	}
+	stop(t, fb);
+	r = 0;
+	io_uring_queue_exit(&ring);
+out_fds:
+	if (timer_fd >= 0)
+		close(timer_fd);
+	if (sig_fd >= 0)
+		close(sig_fd);
+	free(fb);
+	return r;
+}
+
+void tracker_free(struct tracker *t)
+{
+	struct cov_entry *e;
+
+	if (!t)
+		return;
+	if (t->cov) {
+		for (e = coverage_oldest(t->cov); e; e = coverage_next(e)) {
+			close(e->fd);
+			free(e->path);
+		}
+		coverage_free(t->cov);
+	}
+	if (t->notify && notify_group_close)
+		notify_group_close(t->notify);
+	/* Closing the group lets every pending event through: only after the
+	 * clean-stop (or a refusal, before anything was answered). */
+	if (t->fan_fd >= 0)
+		close(t->fan_fd);
+	if (t->j)
+		hsmj_close(t->j);
+	hsmj_batch_free(t->batch);
+	free(t);
+}

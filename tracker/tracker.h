@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef HSMT_TRACKER_H
+#define HSMT_TRACKER_H
+/*
+ * hsm-tracker's state and event loop. See docs/TRACKER.md for why every step
+ * is ordered as it is.
+ *
+ * Calling sequence (main.c):
+ *   struct tracker_opts o; tracker_opts_init(&o); ... fill from argv ...
+ *   tracker_start(&o, &t);   // journal, refusals, marks, epoch, /proc scan
+ *   tracker_run(t);          // io_uring loop until SIGTERM/SIGINT; settles, clean-stop
+ *   tracker_free(t);
+ * tracker_start() prints its one-line refusal itself and returns < 0.
+ *
+ * The struct is shared with settle.c and procscan.c (the same program); it is
+ * not a library API.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "journal.h"
+#include "coverage.h"
+
+#define TRACKER_MAX_WATCH 32
+
+enum fail_mode { FAIL_CLOSED = 0, FAIL_OPEN = 1 };
+
+struct tracker_opts {
+	const char *journal_dir;
+	const char *watch[TRACKER_MAX_WATCH];
+	size_t nwatch;
+	enum fail_mode fail_mode;
+	int64_t settle_delay_ns;
+	int64_t heartbeat_ns;
+	size_t max_covered;
+};
+
+struct watched_fs {
+	char mount[HSMJ_PATH_MAX];
+	dev_t dev;
+	uint64_t fsid;
+	char fstype[32];
+};
+
+struct tracker_counters {
+	uint64_t events;      /* pre-content events answered */
+	uint64_t intents;     /* intents committed */
+	uint64_t settled;     /* intents resolved by a post record */
+	uint64_t changes;     /* change records committed by settle */
+	uint64_t still_open;  /* of which "still open for write" */
+	uint64_t denied;      /* accesses denied (fail-closed) */
+	uint64_t failed_open; /* accesses allowed in fail-open mode without an intent */
+	uint64_t uncovered;   /* intents recorded without coverage (table full / mark failed) */
+	uint64_t commit_errors;
+	uint64_t response_errors;
+	uint64_t batches;     /* intent commits */
+	uint64_t notify_records;
+};
+
+struct notify_group;
+
+struct tracker {
+	struct tracker_opts opts;
+	struct hsmj *j;
+	struct hsmj_batch *batch;     /* reused for every commit */
+	struct watched_fs fs[TRACKER_MAX_WATCH];
+	size_t nfs;
+	int fan_fd;
+	uint64_t fan_mask;            /* events of the fs marks (and of ignore marks) */
+	struct notify_group *notify;  /* NULL when unavailable */
+	struct coverage *cov;
+	uint64_t epoch_jsn;
+	pid_t self;
+	int stopping;
+	int64_t last_heartbeat_ns;    /* CLOCK_MONOTONIC */
+	int heartbeat_failing;
+	int64_t notify_lost_since_ns; /* a namespace commit failed: rescan marker owed */
+	struct tracker_counters n;
+};
+
+void tracker_opts_init(struct tracker_opts *o);
+int tracker_start(const struct tracker_opts *o, struct tracker **out);
+int tracker_run(struct tracker *t);
+void tracker_free(struct tracker *t);
+
+/* Helpers shared inside the program. */
+int64_t tracker_mono_ns(void);
+/* Fill *s from fstat of fd (and the inode generation when the fs has one). */
+int tracker_stat_fd(int fd, struct hsmj_stat *s, dev_t *dev);
+/* Index of the watched fs with this st_dev, or -1. */
+int tracker_fs_index(const struct tracker *t, dev_t dev);
+/* Intent record for the file behind fd (path, handle, fsid, pre stat). */
+int tracker_fill_intent(struct tracker *t, int fd, const char *proc_path,
+			struct hsmj_record *r, const struct hsmj_stat *pre, int fs_index);
+/* Put an entry for a durable intent into coverage: ignore mark through fd
+ * (or proc_path when fd < 0), then the table takes ownership of fd and path.
+ * -ENOSPC: table full; other -errno: the mark failed. */
+int tracker_cover(struct tracker *t, int fd, const struct hsmj_record *intent,
+		  uint64_t intent_jsn, dev_t dev);
+
+#endif
