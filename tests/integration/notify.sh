@@ -1,0 +1,188 @@
+#!/bin/bash
+# The notification group (tracker/notify.c) through tests/helpers/notify-probe:
+# namespace and attribute operations on a loop-mounted filesystem must come
+# out of the journal as exactly the expected change records (paths, reasons,
+# flags), a queue overflow as a rescan marker, an unresolvable directory as
+# an "unresolved" rescan marker. ext4, then xfs and btrfs when their mkfs is
+# installed. The journal lives on its own loop-mounted ext4.
+. "$(dirname "$0")/../lib.sh"
+need_root
+PROBE=$HSMJ_BUILD/tests/helpers/notify-probe
+[ -x "$PROBE" ] || fail "$PROBE is not built"
+command -v setfattr >/dev/null || skip "setfattr missing (package attr)"
+MAXQ=/proc/sys/fs/fanotify/max_queued_events
+
+# run_phase NAME MOUNT JDIR HOLD SETUP_FN WORKLOAD_FN: the probe journals
+# what WORKLOAD_FN does on MOUNT (SETUP_FN runs before the probe starts).
+# HOLD=1: the probe reads nothing until the workload is over, so all of it
+# arrives in one buffer. Leaves the dump in $T/NAME.tsv, paths with MOUNT
+# replaced by "M".
+run_phase() {
+	local name=$1 mnt=$2 jdir=$3 hold=$4 setup=$5 work=$6 probe_pid rc args=()
+	note "phase $name"
+	rm -f "$T/$name.ready" "$T/$name.go"
+	"$setup" "$mnt" || fail "$name: setup"
+	[ "$hold" = 1 ] && args=(--hold "$T/$name.go")
+	t_bg probe_pid "$PROBE" run --journal "$jdir" --watch "$mnt" --ready "$T/$name.ready" "${args[@]}"
+	t_wait_for 10 test -e "$T/$name.ready" || fail "$name: probe not ready"
+	[ -n "${after_ready:-}" ] && "$after_ready"
+	"$work" "$mnt" || fail "$name: workload"
+	touch "$T/$name.go"
+	kill -TERM "$probe_pid"
+	wait "$probe_pid"
+	rc=$?
+	[ $rc = 0 ] || fail "$name: probe exited $rc"
+	"$PROBE" dump --journal "$jdir" >"$T/$name.raw" || fail "$name: dump"
+	sed "s#$mnt#M#g" "$T/$name.raw" >"$T/$name.tsv"
+	sed 's/^/#   /' "$T/$name.tsv"
+}
+
+# The first five columns: kind, reasons/cause, flags, path, path2.
+records() { cut -f1-5 "$T/$1.tsv"; }
+
+expect_exact() { # NAME: the records must be exactly stdin, in order
+	local want=$T/$1.want
+	tr '|' '\t' >"$want"
+	diff -u "$want" <(records "$1") >&2 || fail "$1: records differ from the expected ones (-want +got)"
+}
+
+# expect_in_order NAME: each line of stdin appears, in this order, among the
+# records (others may come between). "create,link" also matches "create":
+# a reader that keeps up may see the link's two events in two reads.
+expect_in_order() {
+	local name=$1 line got=() i=0
+	mapfile -t got < <(records "$name")
+	while IFS= read -r line; do
+		line=${line//|/$'\t'}
+		local alt=${line/create,link/create}
+		while [ $i -lt ${#got[@]} ] && [ "${got[$i]}" != "$line" ] && [ "${got[$i]}" != "$alt" ]; do
+			i=$((i + 1))
+		done
+		[ $i -lt ${#got[@]} ] || fail "$name: missing or out of order: $line"
+		i=$((i + 1))
+	done
+}
+
+# ---- the namespace and attribute workload: one object per operation, so
+# that the kernel has nothing to merge ----
+setup_ops() {
+	local m=$1
+	mkdir "$m/rmdir_me" "$m/rendir_me" "$m/chmod_dir" &&
+	: >"$m/rendir_me/inner" && : >"$m/unlink_me" && : >"$m/rename_me" &&
+	: >"$m/link_src" && : >"$m/chmod_me" && : >"$m/chown_me" &&
+	: >"$m/touch_me" && : >"$m/xattr_me"
+}
+ops() {
+	local m=$1
+	: >"$m/created" &&
+	mkdir "$m/newdir" &&
+	rmdir "$m/rmdir_me" &&
+	rm "$m/unlink_me" &&
+	mv "$m/rename_me" "$m/renamed" &&
+	mv "$m/rendir_me" "$m/rendir_done" &&
+	touch -d 2001-02-03 "$m/rendir_done/inner" &&
+	ln "$m/link_src" "$m/newdir/hardlink" &&
+	ln -s link_src "$m/sym" &&
+	chmod 600 "$m/chmod_me" &&
+	chown 1:2 "$m/chown_me" &&
+	touch -d 2001-02-03 "$m/touch_me" &&
+	setfattr -n user.hsmj -v 1 "$m/xattr_me" &&
+	chmod 700 "$m/chmod_dir"
+}
+cleanup_ops() { # back to an empty filesystem for the next phase
+	find "$1" -mindepth 1 -maxdepth 1 ! -name lost+found -exec rm -rf {} +
+}
+OPS_WANT='change|create|-|M/created|-
+change|create|dir|M/newdir|-
+change|delete|dir|M/rmdir_me|-
+change|delete|-|M/unlink_me|-
+change|rename-from|-|M/rename_me|M/renamed
+change|rename-to|-|M/renamed|M/rename_me
+change|rename-from|dir|M/rendir_me|M/rendir_done
+change|rename-to|dir|M/rendir_done|M/rendir_me
+change|attrib|-|M/rendir_done/inner|-
+change|create,link|-|M/newdir/hardlink|-
+change|create|symlink|M/sym|-
+change|attrib|-|M/chmod_me|-
+change|attrib|-|M/chown_me|-
+change|attrib|-|M/touch_me|-
+change|attrib|-|M/xattr_me|-
+change|attrib|dir|M/chmod_dir|-'
+
+# ---- a tree made and removed between two reads: resolved from the cache ----
+setup_none() { :; }
+tree_ops() {
+	local m=$1
+	mkdir -p "$m/tmptree/a" && : >"$m/tmptree/a/f" && rm -rf "$m/tmptree"
+}
+
+# ---- a tree that existed before the group and is gone before it is read ----
+setup_gone() { mkdir -p "$1/gone/sub" && : >"$1/gone/sub/f"; }
+gone_ops() { rm -rf "$1/gone"; }
+
+# ---- overflow: a queue of 64 events and 300 creates while nobody reads ----
+OLD_MAXQ=
+lower_maxq() { OLD_MAXQ=$(cat $MAXQ); t_on_exit "echo $OLD_MAXQ > $MAXQ"; echo 64 >$MAXQ; }
+restore_maxq() { echo "$OLD_MAXQ" >$MAXQ; } # the group keeps the value it started with
+overflow_ops() {
+	local m=$1 i
+	mkdir "$m/many" && for i in $(seq 300); do : >"$m/many/f$i" || return 1; done
+}
+
+check_fs() {
+	local fs=$1 m j
+	t_mkfs "tfs_$fs" "$fs" 512M
+	t_mkfs "jdev_$fs" ext4 256M
+	m=$T/tfs_$fs
+	j=$T/jdev_$fs
+
+	"$PROBE" opath-check --mount "$m" || fail "$fs: O_PATH open by handle raised an event"
+
+	run_phase "$fs-held" "$m" "$j/held" 1 setup_ops ops
+	expect_exact "$fs-held" <<<"$OPS_WANT"
+	cleanup_ops "$m"
+
+	run_phase "$fs-live" "$m" "$j/live" 0 setup_ops ops
+	expect_in_order "$fs-live" <<<"$OPS_WANT"
+	grep -q "^rescan" "$T/$fs-live.tsv" && fail "$fs-live: unexpected rescan marker"
+	cleanup_ops "$m"
+
+	run_phase "$fs-tree" "$m" "$j/tree" 1 setup_none tree_ops
+	grep -q "^rescan" "$T/$fs-tree.tsv" && fail "$fs-tree: a tree made while watched did not resolve"
+	expect_in_order "$fs-tree" <<'EOF'
+change|create|dir|M/tmptree|-
+change|create|dir|M/tmptree/a|-
+EOF
+	local p
+	for p in M/tmptree M/tmptree/a M/tmptree/a/f; do
+		records "$fs-tree" | awk -F'\t' -v p="$p" '$4 == p && $2 ~ /create/ { c = 1 } $4 == p && $2 ~ /delete/ { d = 1 } END { exit !(c && d) }' ||
+			fail "$fs-tree: no create and delete for $p"
+	done
+	cleanup_ops "$m"
+
+	run_phase "$fs-gone" "$m" "$j/gone" 1 setup_gone gone_ops
+	expect_exact "$fs-gone" <<'EOF'
+rescan|unresolved|-|M|-
+change|delete|dir|M/gone|-
+EOF
+	cleanup_ops "$m"
+
+	after_ready=restore_maxq
+	lower_maxq
+	run_phase "$fs-overflow" "$m" "$j/overflow" 1 setup_none overflow_ops
+	after_ready=
+	local markers changes since until
+	markers=$(grep -c "^rescan	overflow	-	M	-	" "$T/$fs-overflow.tsv")
+	changes=$(grep -c "^change" "$T/$fs-overflow.tsv")
+	[ "$markers" = 1 ] || fail "$fs-overflow: $markers overflow markers, want 1"
+	[ "$changes" -ge 1 ] && [ "$changes" -le 64 ] || fail "$fs-overflow: $changes change records for a queue of 64"
+	read -r since until < <(grep "^rescan" "$T/$fs-overflow.tsv" | cut -f6-7 | tr '\t' ' ')
+	[ "$since" -gt 0 ] && [ "$since" -le "$until" ] || fail "$fs-overflow: marker window $since..$until"
+	note "$fs: overflow after $changes records, marker window $(( (until - since) / 1000000 )) ms"
+	cleanup_ops "$m"
+}
+
+check_fs ext4
+command -v mkfs.xfs >/dev/null && check_fs xfs || note "mkfs.xfs missing: xfs not checked"
+command -v mkfs.btrfs >/dev/null && check_fs btrfs || note "mkfs.btrfs missing: btrfs not checked"
+echo "PASS"
