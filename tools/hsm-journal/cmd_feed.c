@@ -14,7 +14,6 @@ struct seen_marker {
 	uint32_t cause;
 	int64_t since_ns;
 	char *path;
-	bool resolved; /* its rescan-done is in the same range */
 };
 
 struct feed_out {
@@ -55,15 +54,6 @@ static int remember_marker(struct feed_out *o, uint64_t jsn, const struct hsmj_r
 		return -ENOMEM;
 	o->nmarkers++;
 	return 0;
-}
-
-/* A rescan-done in the same range means the rescan's own change records are
- * in it too (they precede the done record), so the list is complete again. */
-static void resolve_marker(struct feed_out *o, uint64_t marker_jsn)
-{
-	for (size_t i = 0; i < o->nmarkers; i++)
-		if (o->markers[i].jsn == marker_jsn)
-			o->markers[i].resolved = true;
 }
 
 static int table_row(struct table *t, uint64_t jsn, const struct hsmj_record *r,
@@ -110,11 +100,10 @@ static int feed_record(uint64_t jsn, const struct hsmj_record *r, void *arg)
 
 	if (jsn > o->max_jsn)
 		o->max_jsn = jsn;
-	if (r->kind == HSMJ_KIND_RESCAN)
-		rc = remember_marker(o, jsn, r);
-	else if (r->kind == HSMJ_KIND_RESCAN_DONE)
-		resolve_marker(o, r->ref_jsn);
-	if (rc < 0)
+	/* Every marker in range counts, even one whose rescan-done follows: a
+	 * rescan walk reports the files it finds, never the ones deleted in
+	 * the gap, so only the consumer's own rescan of the path is complete. */
+	if (r->kind == HSMJ_KIND_RESCAN && (rc = remember_marker(o, jsn, r)) < 0)
 		goto out;
 
 	switch (o->format) {
@@ -284,8 +273,6 @@ int cmd_changes(struct cli *c, int argc, char **argv)
 			struct seen_marker *m = &o.markers[i];
 			char tbuf[FMT_TIME_MAX], cbuf[24];
 
-			if (m->resolved)
-				continue;
 			if (fmt_time(m->since_ns, FMT_TIME_SECONDS, tbuf, sizeof tbuf) < 0)
 				snprintf(tbuf, sizeof tbuf, "%lld", (long long)m->since_ns);
 			fprintf(c->err, "rescan needed: %s (%s) since %s\n", m->path,
