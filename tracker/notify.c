@@ -11,7 +11,9 @@
  *           CREATE|ATTRIB event: the kernel merged it, so does the record.
  *   DELETE  DFID_NAME(parent, name) + FID(gone) -> DELETE
  *   RENAME  OLD_DFID_NAME + NEW_DFID_NAME + FID -> two records: RENAME_FROM
- *           (path = old, path2 = new) and RENAME_TO (path = new, path2 = old)
+ *           (path = old, path2 = new) and RENAME_TO (path = new, path2 = old).
+ *           When only one side can be named, that record goes in without
+ *           path2, after an UNRESOLVED rescan marker.
  *   ATTRIB  chmod/chown/utimes/setxattr of X: DFID_NAME(parent, name) +
  *           FID(X); on a directory itself: DFID_NAME(dir, ".") -> ATTRIB.
  *           XATTR is never set: the event does not tell an xattr change from
@@ -597,15 +599,32 @@ static int on_rename(struct handle_ctx *ctx, const struct fid_event *ev)
 	m = mount_of(ctx->g, ev->old_dir.info_type ? ev->old_dir.fsid : ev->obj.fsid);
 	if (!m)
 		return 0;
-	if (!ev->old_dir.info_type || !ev->new_dir.info_type)
+	if (!ev->old_dir.info_type || !ev->new_dir.info_type) {
+		if (ev->mask & FAN_ONDIR)
+			dcache_clear(&ctx->g->dc);
 		return emit_unresolved(ctx, m, -EBADMSG);
+	}
 	fhandle_from_object(&fh, &ev->obj);
 
 	r = object_path(ctx, m, &ev->old_dir, &from);
-	if (r == 0)
-		r = object_path(ctx, m, &ev->new_dir, &to);
-	if (r < 0) {
-		r = emit_unresolved(ctx, m, r);
+	if (r == -ENOMEM)
+		goto out;
+	r = object_path(ctx, m, &ev->new_dir, &to);
+	if (r == -ENOMEM)
+		goto out;
+	if (!from || !to) {
+		/* A directory moved and we cannot say from where: any cached
+		 * path may be under it. */
+		if (ev->mask & FAN_ONDIR)
+			dcache_clear(&ctx->g->dc);
+		r = emit_unresolved(ctx, m, -ESTALE);
+		/* The name that can still be given goes in too, beside the marker. */
+		if (r == 0 && from)
+			r = emit_change(ctx, HSMJ_REASON_RENAME_FROM, ev->mask & FAN_ONDIR ? HSMJ_FLAG_DIR : 0,
+					from, NULL, &fh);
+		if (r == 0 && to)
+			r = emit_change(ctx, HSMJ_REASON_RENAME_TO, ev->mask & FAN_ONDIR ? HSMJ_FLAG_DIR : 0,
+					to, NULL, &fh);
 		goto out;
 	}
 	if (ev->mask & FAN_ONDIR) {
@@ -710,8 +729,13 @@ static int on_entry_event(struct handle_ctx *ctx, const struct fid_event *ev)
 	} else {
 		r = object_path(ctx, m, &ev->dir, &path);
 	}
-	if (r < 0)
+	if (r < 0) {
+		/* A directory went away under a name we cannot give: cached
+		 * paths under it would be stale. */
+		if (ondir && (reasons & HSMJ_REASON_DELETE))
+			dcache_clear(&ctx->g->dc);
 		return emit_unresolved(ctx, m, r);
+	}
 
 	/* The object: its own FID, or the directory itself for "." events. */
 	if (ev->obj.info_type)

@@ -116,6 +116,25 @@ tree_ops() {
 	mkdir -p "$m/tmptree/a" && : >"$m/tmptree/a/f" && rm -rf "$m/tmptree"
 }
 
+# ---- directories renamed while events inside them wait in the queue: each
+# directory is named as it is when the buffer is handled, never by a stale
+# cached path ----
+setup_chain() { mkdir -p "$1/p/q" && : >"$1/p/q/x"; }
+chain_ops() {
+	local m=$1
+	touch "$m/p/q/x" && mv "$m/p" "$m/p2" && touch "$m/p2/q/x" &&
+	mv "$m/p2/q" "$m/q2" && touch "$m/q2/x" && mkdir "$m/p" && : >"$m/p/new"
+}
+CHAIN_WANT='change|attrib|-|M/q2/x|-
+change|rename-from|dir|M/p|M/p2
+change|rename-to|dir|M/p2|M/p
+change|attrib|-|M/q2/x|-
+change|rename-from|dir|M/p2/q|M/q2
+change|rename-to|dir|M/q2|M/p2/q
+change|attrib|-|M/q2/x|-
+change|create|dir|M/p|-
+change|create|-|M/p/new|-'
+
 # ---- a tree that existed before the group and is gone before it is read ----
 setup_gone() { mkdir -p "$1/gone/sub" && : >"$1/gone/sub/f"; }
 gone_ops() { rm -rf "$1/gone"; }
@@ -160,6 +179,10 @@ EOF
 	done
 	cleanup_ops "$m"
 
+	run_phase "$fs-chain" "$m" "$j/chain" 1 setup_chain chain_ops
+	expect_exact "$fs-chain" <<<"$CHAIN_WANT"
+	cleanup_ops "$m"
+
 	run_phase "$fs-gone" "$m" "$j/gone" 1 setup_gone gone_ops
 	expect_exact "$fs-gone" <<'EOF'
 rescan|unresolved|-|M|-
@@ -183,6 +206,6 @@ EOF
 }
 
 check_fs ext4
-command -v mkfs.xfs >/dev/null && check_fs xfs || note "mkfs.xfs missing: xfs not checked"
-command -v mkfs.btrfs >/dev/null && check_fs btrfs || note "mkfs.btrfs missing: btrfs not checked"
+if command -v mkfs.xfs >/dev/null; then check_fs xfs; else note "mkfs.xfs missing: xfs not checked"; fi
+if command -v mkfs.btrfs >/dev/null; then check_fs btrfs; else note "mkfs.btrfs missing: btrfs not checked"; fi
 echo "PASS"
