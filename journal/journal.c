@@ -514,6 +514,11 @@ uint64_t hsmj_last_jsn(const struct hsmj *j)
 	return j->last_jsn;
 }
 
+uint32_t hsmj_format_version(const struct hsmj *j)
+{
+	return j->format;
+}
+
 uint64_t hsmj_device(const struct hsmj *j)
 {
 	return j->device;

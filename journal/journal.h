@@ -61,6 +61,8 @@ void hsmj_get_id(const struct hsmj *j, uint8_t id[HSMJ_ID_LEN]);
 uint64_t hsmj_last_jsn(const struct hsmj *j);
 /* Read-only handles: see what the writer committed since open/last call. */
 int hsmj_catch_up(struct hsmj *j);
+/* The database format version stored in the journal. */
+uint32_t hsmj_format_version(const struct hsmj *j);
 /* The filesystem device (st_dev) that holds the database. */
 uint64_t hsmj_device(const struct hsmj *j);
 

@@ -4,7 +4,8 @@
 set -eu
 PKGS="build-essential pkg-config librocksdb-dev liburing-dev libcmocka-dev
 libsystemd-dev libjson-c-dev libisal-dev e2fsprogs xfsprogs btrfs-progs
-util-linux attr acl rsync tar jq systemd python3 restic borgbackup"
+util-linux attr acl rsync tar jq systemd python3 restic borgbackup
+rocksdb-tools man-db"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
