@@ -123,7 +123,8 @@ setup_chain() { mkdir -p "$1/p/q" && : >"$1/p/q/x"; }
 chain_ops() {
 	local m=$1
 	touch "$m/p/q/x" && mv "$m/p" "$m/p2" && touch "$m/p2/q/x" &&
-	mv "$m/p2/q" "$m/q2" && touch "$m/q2/x" && mkdir "$m/p" && : >"$m/p/new"
+	mv "$m/p2/q" "$m/q2" && touch "$m/q2/x" && mkdir "$m/p" && : >"$m/p/new" &&
+	mkdir "$m/s" "$m/s/t" && mv "$m/s" "$m/s2" && : >"$m/s2/t/y"
 }
 CHAIN_WANT='change|attrib|-|M/q2/x|-
 change|rename-from|dir|M/p|M/p2
@@ -133,7 +134,12 @@ change|rename-from|dir|M/p2/q|M/q2
 change|rename-to|dir|M/q2|M/p2/q
 change|attrib|-|M/q2/x|-
 change|create|dir|M/p|-
-change|create|-|M/p/new|-'
+change|create|-|M/p/new|-
+change|create|dir|M/s|-
+change|create|dir|M/s/t|-
+change|rename-from|dir|M/s|M/s2
+change|rename-to|dir|M/s2|M/s
+change|create|-|M/s2/t/y|-'
 
 # ---- a tree that existed before the group and is gone before it is read ----
 setup_gone() { mkdir -p "$1/gone/sub" && : >"$1/gone/sub/f"; }
