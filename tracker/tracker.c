@@ -570,7 +570,7 @@ static void send_status(struct tracker *t)
 		 ", settled %" PRIu64 ", changes %" PRIu64 ", denied %" PRIu64
 		 "%s%s, uncovered %" PRIu64 ", commit errors %" PRIu64,
 		 t->n.events, t->n.intents, coverage_count(t->cov),
-		 coverage_count(t->cov), t->n.settled, t->n.changes, t->n.denied,
+		 coverage_count(t->cov) + (size_t)t->n.uncovered, t->n.settled, t->n.changes, t->n.denied,
 		 t->n.failed_open ? ", FAIL-OPEN passed " : "",
 		 t->n.failed_open ? "(see log)" : "", t->n.uncovered, t->n.commit_errors);
 	sd_notify(0, status);
@@ -725,11 +725,35 @@ static size_t fit_nofile(size_t want_covered)
 	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
 		size_t fit = rl.rlim_cur > FD_RESERVE + 64 ? (size_t)(rl.rlim_cur - FD_RESERVE) : 64;
 
-		log_notice("RLIMIT_NOFILE is %lu: coverage table bounded to %zu files",
+		log_info("RLIMIT_NOFILE is %lu: coverage table bounded to %zu files",
 			 (unsigned long)rl.rlim_cur, fit);
 		return fit;
 	}
 	return want_covered;
+}
+
+/* stat path, or its nearest existing ancestor when it does not exist. */
+static int stat_nearest(const char *path, struct stat *st)
+{
+	char buf[HSMJ_PATH_MAX];
+	char *slash;
+
+	if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+		return -ENAMETOOLONG;
+	for (;;) {
+		if (stat(buf, st) == 0)
+			return 0;
+		if (errno != ENOENT)
+			return -errno;
+		slash = strrchr(buf, '/');
+		if (!slash)
+			return stat(".", st) == 0 ? 0 : -errno;
+		if (slash == buf) {
+			buf[1] = '\0';
+		} else {
+			*slash = '\0';
+		}
+	}
 }
 
 static int open_journal(struct tracker *t)
@@ -738,8 +762,9 @@ static int open_journal(struct tracker *t)
 	struct stat jst;
 	int r;
 
-	/* Refuse a journal on a tracked filesystem before touching it. */
-	if (stat(t->opts.journal_dir, &jst) == 0) {
+	/* Refuse a journal on a tracked filesystem before touching it: the
+	 * directory, or the nearest existing parent it would be made in. */
+	if (stat_nearest(t->opts.journal_dir, &jst) == 0) {
 		for (size_t i = 0; i < t->nfs; i++)
 			if (jst.st_dev == t->fs[i].dev)
 				goto on_tfs;
@@ -853,22 +878,10 @@ static int setup_marks(struct tracker *t)
 	return 0;
 }
 
-/* The notification group is optional at link time until tracker/notify.c
- * exists; these weak references are NULL when it is not built in. */
-#pragma weak notify_group_open
-#pragma weak notify_group_watch
-#pragma weak notify_group_fd
-#pragma weak notify_group_handle
-#pragma weak notify_group_close
-
 static int setup_notify(struct tracker *t)
 {
 	int r;
 
-	if (!notify_group_open) {
-		log_warn("built without the notification group: namespace changes are not journaled");
-		return 0;
-	}
 	r = notify_group_open(&t->notify);
 	if (r < 0) {
 		fprintf(stderr, "hsm-tracker: notification group: %s\n", strerror(-r));
@@ -1221,7 +1234,7 @@ void tracker_free(struct tracker *t)
 		}
 		coverage_free(t->cov);
 	}
-	if (t->notify && notify_group_close)
+	if (t->notify)
 		notify_group_close(t->notify);
 	/* Closing the group lets every pending event through: only after the
 	 * clean-stop (or a refusal, before anything was answered). */
