@@ -49,10 +49,17 @@
  * for its mount, cause UNRESOLVED (once per mount and buffer): the event is
  * never silently dropped.
  *
+ * A directory the cache does not know is named as it is when the buffer is
+ * handled: if it was renamed after the event, the record shows its new
+ * name (the rename's own records follow), never a name that is stale now.
+ *
  * Times: a record's time_ns is when the buffer was handled. A rescan
- * marker covers [start of the previous handle call (or the group's start),
- * now]: the tracker drains the queue at each wakeup, so anything lost was
- * queued after the previous drain began.
+ * marker covers [the last time the group saw its queue empty (FIONREAD 0
+ * after a handle call, or the group's start), now]: events are lost only
+ * once the queue is full, which is after it was last seen empty, however
+ * many reads the caller split the queue into.
+ *
+ * open_by_handle_at() needs CAP_DAC_READ_SEARCH.
  */
 #include "notify.h"
 #include "fid_events.h"
@@ -65,6 +72,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/fanotify.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
@@ -129,7 +137,7 @@ struct notify_group {
 	struct notify_mount *mounts;
 	size_t nmounts;
 	struct dcache dc;
-	int64_t prev_call_ns; /* start of the previous handle call (or the group's) */
+	int64_t drained_ns; /* the queue was last seen empty at this time */
 };
 
 /* A link-count ATTRIB waiting for the CREATE or DELETE that explains it. */
@@ -527,7 +535,7 @@ static int emit_marker(struct handle_ctx *ctx, struct notify_mount *m, uint32_t 
 	hsmj_record_init(&r, HSMJ_KIND_RESCAN);
 	r.cause = cause;
 	r.time_ns = ctx->now;
-	r.since_ns = ctx->g->prev_call_ns;
+	r.since_ns = ctx->g->drained_ns;
 	r.until_ns = ctx->now;
 	r.fh.fsid = m->fsid;
 	e = hsmj_record_set_path(&r, m->path);
@@ -783,6 +791,16 @@ static int on_event(struct handle_ctx *ctx, const struct fid_event *ev)
 	return on_entry_event(ctx, ev);
 }
 
+/* The queue is empty now: whatever is lost later was queued after this. */
+static void note_if_drained(struct notify_group *g)
+{
+	int64_t t = hsmj_now_ns();
+	int queued = -1;
+
+	if (ioctl(g->fd, FIONREAD, &queued) == 0 && queued == 0)
+		g->drained_ns = t;
+}
+
 int notify_group_handle(struct notify_group *g, const void *buf, size_t len,
 			struct hsmj_batch *b)
 {
@@ -816,7 +834,7 @@ int notify_group_handle(struct notify_group *g, const void *buf, size_t len,
 	for (i = 0; i < ctx->nlinks && r >= 0; i++)
 		r = settle_link_event(ctx, &ctx->links[i]);
 
-	g->prev_call_ns = ctx->now;
+	note_if_drained(g);
 	n = ctx->appended;
 	free(ctx);
 	return r < 0 ? r : n;
@@ -848,7 +866,7 @@ int notify_group_open(struct notify_group **out)
 	}
 	g->fd = fd;
 	dcache_init(&g->dc);
-	g->prev_call_ns = start;
+	g->drained_ns = start; /* taken before fanotify_init: nothing queued yet */
 	*out = g;
 	return 0;
 }

@@ -4,11 +4,12 @@
  * on its own, for tests/integration/notify.sh.
  *
  *   notify-probe run --journal DIR --watch MOUNT [--watch MOUNT...]
- *                [--ready FILE] [--hold FILE]
+ *                [--ready FILE] [--hold FILE] [--read-size BYTES]
  *       Creates the journal if DIR holds none, opens the group, marks the
  *       mounts, touches FILE (--ready), then journals every event until
  *       SIGTERM, when it drains the queue, commits and exits 0. With --hold
  *       it reads nothing while FILE does not exist (to fill the queue).
+ *       --read-size splits the queue into small reads (default 64 KiB).
  *   notify-probe dump --journal DIR
  *       One line per feed record: kind, reasons (or cause), flags, path,
  *       path2 ("-" when empty), tab-separated.
@@ -32,6 +33,7 @@
 
 static volatile sig_atomic_t stop_requested;
 static int64_t handle_ns, commit_ns; /* time spent, for the summary line */
+static size_t read_size = READ_BUF;
 
 static int64_t mono_ns(void)
 {
@@ -50,7 +52,7 @@ static void on_term(int sig)
 static int usage(void)
 {
 	fprintf(stderr, "usage: notify-probe run --journal DIR --watch MOUNT... [--ready FILE] "
-			"[--hold FILE] | dump --journal DIR | opath-check --mount MOUNT\n");
+			"[--hold FILE] [--read-size BYTES] | dump --journal DIR | opath-check --mount MOUNT\n");
 	return 2;
 }
 
@@ -90,7 +92,7 @@ static int drain(struct notify_group *g, struct hsmj *j, struct hsmj_batch *b, c
 		 unsigned long *nrecords)
 {
 	for (;;) {
-		ssize_t n = read(notify_group_fd(g), buf, READ_BUF);
+		ssize_t n = read(notify_group_fd(g), buf, read_size);
 		int r;
 
 		if (n < 0) {
@@ -349,6 +351,7 @@ int main(int argc, char **argv)
 		{ "mount", required_argument, NULL, 'm' },
 		{ "ready", required_argument, NULL, 'r' },
 		{ "hold", required_argument, NULL, 'h' },
+		{ "read-size", required_argument, NULL, 's' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *cmd, *jdir = NULL, *mount = NULL, *ready = NULL, *hold = NULL;
@@ -365,6 +368,11 @@ int main(int argc, char **argv)
 		case 'm': mount = optarg; break;
 		case 'r': ready = optarg; break;
 		case 'h': hold = optarg; break;
+		case 's':
+			read_size = strtoul(optarg, NULL, 10);
+			if (read_size < 1024 || read_size > READ_BUF)
+				return usage();
+			break;
 		case 'w':
 			if (nwatch == MAX_WATCH)
 				return usage();

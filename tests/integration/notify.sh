@@ -11,6 +11,7 @@ PROBE=$HSMJ_BUILD/tests/helpers/notify-probe
 [ -x "$PROBE" ] || fail "$PROBE is not built"
 command -v setfattr >/dev/null || skip "setfattr missing (package attr)"
 MAXQ=/proc/sys/fs/fanotify/max_queued_events
+probe_args=()
 
 # run_phase NAME MOUNT JDIR HOLD SETUP_FN WORKLOAD_FN: the probe journals
 # what WORKLOAD_FN does on MOUNT (SETUP_FN runs before the probe starts).
@@ -23,6 +24,7 @@ run_phase() {
 	rm -f "$T/$name.ready" "$T/$name.go"
 	"$setup" "$mnt" || fail "$name: setup"
 	[ "$hold" = 1 ] && args=(--hold "$T/$name.go")
+	args+=(${probe_args[@]+"${probe_args[@]}"})
 	t_bg probe_pid "$PROBE" run --journal "$jdir" --watch "$mnt" --ready "$T/$name.ready" "${args[@]}"
 	t_wait_for 10 test -e "$T/$name.ready" || fail "$name: probe not ready"
 	[ -n "${after_ready:-}" ] && "$after_ready"
@@ -151,6 +153,7 @@ lower_maxq() { OLD_MAXQ=$(cat $MAXQ); t_on_exit "echo $OLD_MAXQ > $MAXQ"; echo 6
 restore_maxq() { echo "$OLD_MAXQ" >$MAXQ; } # the group keeps the value it started with
 overflow_ops() {
 	local m=$1 i
+	date +%s%N >"$T/overflow.t0"
 	mkdir "$m/many" && for i in $(seq 300); do : >"$m/many/f$i" || return 1; done
 }
 
@@ -196,10 +199,12 @@ change|delete|dir|M/gone|-
 EOF
 	cleanup_ops "$m"
 
-	after_ready=restore_maxq
+	# Small reads: the overflow record comes several reads after the loss,
+	# and the marker must still reach back to before the workload.
+	after_ready=restore_maxq probe_args=(--read-size 1024)
 	lower_maxq
 	run_phase "$fs-overflow" "$m" "$j/overflow" 1 setup_none overflow_ops
-	after_ready=
+	after_ready= probe_args=()
 	local markers changes since until
 	markers=$(grep -c "^rescan	overflow	-	M	-	" "$T/$fs-overflow.tsv")
 	changes=$(grep -c "^change" "$T/$fs-overflow.tsv")
@@ -207,6 +212,7 @@ EOF
 	[ "$changes" -ge 1 ] && [ "$changes" -le 64 ] || fail "$fs-overflow: $changes change records for a queue of 64"
 	read -r since until < <(grep "^rescan" "$T/$fs-overflow.tsv" | cut -f6-7 | tr '\t' ' ')
 	[ "$since" -gt 0 ] && [ "$since" -le "$until" ] || fail "$fs-overflow: marker window $since..$until"
+	[ "$since" -le "$(cat "$T/overflow.t0")" ] || fail "$fs-overflow: marker starts after the workload began"
 	note "$fs: overflow after $changes records, marker window $(( (until - since) / 1000000 )) ms"
 	cleanup_ops "$m"
 }
