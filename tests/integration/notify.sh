@@ -168,6 +168,16 @@ check_fs() {
 
 	run_phase "$fs-held" "$m" "$j/held" 1 setup_ops ops
 	expect_exact "$fs-held" <<<"$OPS_WANT"
+	# The feed reads back through the query CLI too (when it is built).
+	if [ -x "$BIN/hsm-journal" ]; then
+		"$BIN/hsm-journal" --journal "$j/held" changes --format jsonl >"$T/$fs-held.jsonl" ||
+			fail "$fs-held: hsm-journal changes exited $?"
+		grep -q "\"path\":\"$m/newdir/hardlink\"" "$T/$fs-held.jsonl" ||
+			fail "$fs-held: hsm-journal changes does not list the hard link"
+		note "$fs-held: hsm-journal changes --format jsonl: $(grep -c '"kind":"change"' "$T/$fs-held.jsonl") change records"
+	else
+		note "hsm-journal not built: the feed is not read through the CLI"
+	fi
 	cleanup_ops "$m"
 
 	run_phase "$fs-live" "$m" "$j/live" 0 setup_ops ops
@@ -197,6 +207,11 @@ EOF
 rescan|unresolved|-|M|-
 change|delete|dir|M/gone|-
 EOF
+	if [ -x "$BIN/hsm-journal" ]; then
+		local rc=0
+		"$BIN/hsm-journal" --journal "$j/gone" changes --format paths >/dev/null 2>&1 || rc=$?
+		[ $rc = 4 ] || fail "$fs-gone: hsm-journal changes exited $rc over a rescan marker, want 4"
+	fi
 	cleanup_ops "$m"
 
 	# Small reads: the overflow record comes several reads after the loss,
