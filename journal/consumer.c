@@ -48,8 +48,8 @@ static int parse_state(const char *text, size_t len, struct hsmj_consumer *out)
 	cur[nl - text] = 0;
 	if (hsmj_cursor_parse(cur, &out->cursor) < 0)
 		return -EBADMSG;
-	end = text + len;
-	if (end - nl < 3 || end[-1] != '\n')
+	end = text + len; /* text[len] is a NUL the reader put there */
+	if (end - nl < 3 || end[-1] != '\n' || nl[1] < '0' || nl[1] > '9')
 		return -EBADMSG;
 	errno = 0;
 	ns = strtoll(nl + 1, &numend, 10);
@@ -67,12 +67,13 @@ static int read_state(int dfd, const char *name, struct hsmj_consumer *out)
 	int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return -errno;
-	n = read(fd, text, sizeof text);
+	n = read(fd, text, sizeof text - 1);
 	close(fd);
 	if (n < 0)
 		return -errno;
-	if (n == (ssize_t)sizeof text)
+	if (n == (ssize_t)sizeof text - 1)
 		return -EBADMSG;
+	text[n] = 0;
 	memset(&c, 0, sizeof c);
 	if (parse_state(text, (size_t)n, &c) < 0)
 		return -EBADMSG;
@@ -90,12 +91,12 @@ static int open_dir(struct hsmj *j, int create)
 	if (create && mkdir(path, 0750) == 0) {
 		/* The new directory entry must survive a crash too. */
 		int pfd = open(hsmj_dir(j), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (pfd >= 0) {
-			r = fsync(pfd) < 0 ? -errno : 0;
-			close(pfd);
-			if (r < 0)
-				return r;
-		}
+		if (pfd < 0)
+			return -errno;
+		r = fsync(pfd) < 0 ? -errno : 0;
+		close(pfd);
+		if (r < 0)
+			return r;
 	}
 	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	return fd < 0 ? -errno : fd;

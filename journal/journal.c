@@ -42,7 +42,13 @@ static const char *const cf_names[CF_COUNT] = {
 #define KEY_TRIMMED "trimmed_through"
 #define KEY_EPOCH "epoch"
 #define KEY_FS_PREFIX "fs/"
+#define KEY_WRITER_OPEN "writer_open"
 #define EPOCH_VALUE_LEN 40
+/* JSNs skipped when a writer opens after one that did not close cleanly:
+ * more than any one batch holds. A reader can see a batch in the WAL before
+ * its fsync; if that fsync never completed (error, power cut), those JSNs
+ * must never be given again. */
+#define JSN_SKIP_ON_OPEN (1ULL << 24)
 
 struct hsmj {
 	char *dir;
@@ -58,6 +64,7 @@ struct hsmj {
 	uint8_t id[HSMJ_ID_LEN];
 	uint32_t format;
 	uint64_t last_jsn;
+	uint64_t jsn_burned; /* highest JSN of a batch whose commit failed */
 	uint64_t trimmed_through;
 	uint64_t device;
 	struct hsmj_epoch_state epoch;
@@ -310,6 +317,44 @@ static int load_meta(struct hsmj *j)
 	return 0;
 }
 
+/* A writer starts numbering above anything a reader may have seen: if the
+ * previous writer did not close cleanly (or our own commit failed), skip a
+ * range. Either way, record durably that a writer is open. */
+static int claim_writer(struct hsmj *j)
+{
+	rocksdb_writebatch_t *wb;
+	uint64_t next = j->last_jsn > j->jsn_burned ? j->last_jsn : j->jsn_burned;
+	uint8_t b8[8], flag = 0;
+	char *rerr = NULL;
+	int r = meta_get(j, KEY_WRITER_OPEN, &flag, 1, 1);
+
+	if (r < 0 && r != -ENOENT)
+		return r;
+	if ((r >= 0 && flag) || j->broken || j->jsn_burned)
+		next += JSN_SKIP_ON_OPEN;
+	flag = 1;
+	wb = rocksdb_writebatch_create();
+	put_be64(b8, next);
+	rocksdb_writebatch_put_cf(wb, j->cf[CF_META], KEY_LAST_JSN, strlen(KEY_LAST_JSN),
+				  (const char *)b8, 8);
+	rocksdb_writebatch_put_cf(wb, j->cf[CF_META], KEY_WRITER_OPEN, strlen(KEY_WRITER_OPEN),
+				  (const char *)&flag, 1);
+	rocksdb_write(j->db, j->wsync, wb, &rerr);
+	rocksdb_writebatch_destroy(wb);
+	if (rerr)
+		return take_rocksdb_error(j, rerr, "reserving sequence numbers");
+	j->last_jsn = next;
+	return 0;
+}
+
+static int require_db(struct hsmj *j)
+{
+	if (j->db)
+		return 0;
+	set_err(j->err, sizeof j->err, "journal is not open (a previous write failed and reopening it failed)");
+	return -EIO;
+}
+
 static struct hsmj *handle_new(const char *dir)
 {
 	struct hsmj *j = calloc(1, sizeof *j);
@@ -332,6 +377,14 @@ void hsmj_close(struct hsmj *j)
 {
 	if (!j)
 		return;
+	if (j->db && !j->readonly && !j->broken) {
+		/* A clean close: the next writer need not skip JSNs. */
+		uint8_t flag = 0;
+		char *rerr = NULL;
+		rocksdb_put_cf(j->db, j->wsync, j->cf[CF_META], KEY_WRITER_OPEN,
+			       strlen(KEY_WRITER_OPEN), (const char *)&flag, 1, &rerr);
+		rocksdb_free(rerr);
+	}
 	close_db(j);
 	if (j->opts)
 		rocksdb_options_destroy(j->opts);
@@ -376,7 +429,21 @@ int hsmj_create(const char *dir, char *err, size_t errcap)
 	uint8_t b8[8];
 	int r;
 
-	if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
+	if (mkdir(dir, 0750) == 0) {
+		/* The new directory must survive a crash along with what goes in it. */
+		char parent[PATH_MAX];
+		int pfd;
+		snprintf(parent, sizeof parent, "%s/..", dir);
+		pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (pfd < 0 || fsync(pfd) < 0) {
+			r = -errno;
+			set_err(err, errcap, "%s: cannot sync its parent directory: %s", dir, strerror(errno));
+			if (pfd >= 0)
+				close(pfd);
+			return r;
+		}
+		close(pfd);
+	} else if (errno != EEXIST) {
 		r = -errno;
 		set_err(err, errcap, "%s: cannot create directory: %s", dir, strerror(errno));
 		return r;
@@ -479,10 +546,12 @@ int hsmj_open(const char *dir, enum hsmj_open_flags flags, struct hsmj **out, ch
 	if (r == -EBUSY)
 		set_err(j->err, sizeof j->err,
 			"%s: the journal is open for writing by another process (is hsm-tracker running?)", dir);
-	else if (r == -ENOENT)
+	else if (r == -ENOENT && strstr(j->err, "olumn famil"))
 		set_err(j->err, sizeof j->err, "%s: not a journal (database has no journal column families)", dir);
 	if (r == 0)
 		r = load_meta(j);
+	if (r == 0 && !j->readonly)
+		r = claim_writer(j);
 	if (r < 0) {
 		set_err(err, errcap, "%s", j->err);
 		goto fail;
@@ -696,6 +765,8 @@ static int reopen_if_broken(struct hsmj *j)
 	r = open_db(j, 0);
 	if (r == 0)
 		r = load_meta(j);
+	if (r == 0)
+		r = claim_writer(j);
 	if (r < 0) {
 		close_db(j);
 		return r;
@@ -708,7 +779,7 @@ int hsmj_commit(struct hsmj *j, struct hsmj_batch *b)
 {
 	rocksdb_writebatch_t *wb;
 	struct hsmj_epoch_state ep = j->epoch;
-	uint64_t jsn = j->last_jsn;
+	uint64_t jsn;
 	uint8_t key[8], val8[8], epv[EPOCH_VALUE_LEN];
 	int epoch_changed = 0;
 	char *rerr = NULL;
@@ -724,6 +795,7 @@ int hsmj_commit(struct hsmj *j, struct hsmj_batch *b)
 	if (r < 0)
 		return r;
 
+	jsn = j->last_jsn > j->jsn_burned ? j->last_jsn : j->jsn_burned;
 	wb = rocksdb_writebatch_create();
 	for (size_t i = 0; i < b->count; i++) {
 		struct batch_item *it = &b->items[i];
@@ -796,7 +868,11 @@ int hsmj_commit(struct hsmj *j, struct hsmj_batch *b)
 	rocksdb_write(j->db, j->wsync, wb, &rerr);
 	rocksdb_writebatch_destroy(wb);
 	if (rerr) {
+		/* The batch may be in the WAL where a reader can see it: never
+		 * give its JSNs again. */
 		j->broken = 1;
+		if (jsn > j->jsn_burned)
+			j->jsn_burned = jsn;
 		for (size_t i = 0; i < b->count; i++)
 			b->items[i].jsn = 0;
 		return take_rocksdb_error(j, rerr, "journal commit");
@@ -815,10 +891,8 @@ static int walk_cf(struct hsmj *j, enum cf_index cf, uint64_t after, hsmj_record
 	char *rerr = NULL;
 	int r = 0;
 
-	if (!j->db) {
-		set_err(j->err, sizeof j->err, "journal is not open (a previous write failed)");
-		return -EIO;
-	}
+	if ((r = require_db(j)) < 0)
+		return r;
 	it = rocksdb_create_iterator_cf(j->db, j->ropts, j->cf[cf]);
 	if (after == UINT64_MAX) {
 		rocksdb_iter_destroy(it);
@@ -881,6 +955,8 @@ static int get_record(struct hsmj *j, enum cf_index cf, uint64_t jsn, struct hsm
 	char *v;
 	int r;
 
+	if ((r = require_db(j)) < 0)
+		return r;
 	put_be64(key, jsn);
 	v = rocksdb_get_cf(j->db, j->ropts, j->cf[cf], (const char *)key, 8, &vlen, &rerr);
 	if (rerr)
@@ -902,9 +978,13 @@ int hsmj_intent_get(struct hsmj *j, uint64_t jsn, struct hsmj_record *out)
 
 int hsmj_markers_walk(struct hsmj *j, hsmj_record_cb cb, void *arg)
 {
-	rocksdb_iterator_t *it = rocksdb_create_iterator_cf(j->db, j->ropts, j->cf[CF_MARKERS]);
+	rocksdb_iterator_t *it;
 	char *rerr = NULL;
-	int r = 0;
+	int r = require_db(j);
+
+	if (r < 0)
+		return r;
+	it = rocksdb_create_iterator_cf(j->db, j->ropts, j->cf[CF_MARKERS]);
 
 	for (rocksdb_iter_seek_to_first(it); rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
 		size_t klen;
@@ -958,9 +1038,9 @@ static int count_cf(struct hsmj *j, enum cf_index cf, uint64_t *out)
 int hsmj_counts(struct hsmj *j, struct hsmj_counts *out)
 {
 	struct hsmj_counts c;
-	int r;
-	if (!j->db)
-		return -EIO;
+	int r = require_db(j);
+	if (r < 0)
+		return r;
 	if ((r = count_cf(j, CF_INTENTS, &c.in_flight)) < 0 ||
 	    (r = count_cf(j, CF_MARKERS, &c.open_markers)) < 0 ||
 	    (r = count_cf(j, CF_FEED, &c.feed_records)) < 0)
@@ -977,10 +1057,14 @@ int hsmj_epoch_state(struct hsmj *j, struct hsmj_epoch_state *out)
 
 int hsmj_fs_walk(struct hsmj *j, hsmj_fs_cb cb, void *arg)
 {
-	rocksdb_iterator_t *it = rocksdb_create_iterator_cf(j->db, j->ropts, j->cf[CF_META]);
+	rocksdb_iterator_t *it;
 	size_t plen = strlen(KEY_FS_PREFIX);
 	char *rerr = NULL;
-	int r = 0;
+	int r = require_db(j);
+
+	if (r < 0)
+		return r;
+	it = rocksdb_create_iterator_cf(j->db, j->ropts, j->cf[CF_META]);
 
 	for (rocksdb_iter_seek(it, KEY_FS_PREFIX, plen); rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
 		size_t klen, vlen;
@@ -1124,10 +1208,10 @@ int hsmj_verify(struct hsmj *j, hsmj_corrupt_cb cb, void *arg, struct hsmj_verif
 {
 	struct hsmj_verify_stats st = {0, 0};
 	char *rerr = NULL;
-	int r = 0;
+	int r = require_db(j);
 
-	if (!j->db)
-		return -EIO;
+	if (r < 0)
+		return r;
 	for (int cf = 0; cf < CF_COUNT && !r; cf++) {
 		rocksdb_iterator_t *it = rocksdb_create_iterator_cf(j->db, j->ropts, j->cf[cf]);
 		for (rocksdb_iter_seek_to_first(it); rocksdb_iter_valid(it); rocksdb_iter_next(it)) {

@@ -8,7 +8,9 @@
  *
  * Every record gets a JSN at commit time. JSNs are strictly increasing and
  * never reused: the highest JSN is stored in the same atomic write batch as
- * the records it numbers. JSNs are shared by all kinds of records, so the
+ * the records it numbers, a failed commit's JSNs are never given again, and
+ * a writer opening after one that did not close cleanly skips a range (a
+ * reader may have seen a batch that a power cut took away before its fsync). JSNs are shared by all kinds of records, so the
  * feed has gaps where intents and posts were numbered; a gap never means
  * loss. Loss is only ever said by an explicit rescan marker.
  *
@@ -50,6 +52,8 @@ int hsmj_create(const char *dir, char *err, size_t errcap);
 /* Open an existing journal. -ENOENT: dir missing or not a journal;
  * -EPROTO: a newer format than this program knows; -EBUSY: another writer
  * holds it (HSMJ_OPEN_WRITE); -EUCLEAN: metadata corrupt. */
+/* A writer's open makes one synced write (it records that a writer is open),
+ * so it fails on a full or read-only journal device. */
 int hsmj_open(const char *dir, enum hsmj_open_flags flags, struct hsmj **out,
 	      char *err, size_t errcap);
 void hsmj_close(struct hsmj *j);
@@ -86,8 +90,8 @@ int hsmj_batch_resolve_intent(struct hsmj_batch *b, uint64_t intent_jsn);
 uint64_t hsmj_batch_jsn(const struct hsmj_batch *b, int index);
 
 /* Write the whole batch atomically with one synced (fsync'ed WAL) write.
- * Returns only when it is durable. On failure nothing of it is visible, no
- * JSN is consumed and the batch may be committed again. An empty batch is a
+ * Returns only when it is durable. On failure the batch is not durable and
+ * may be committed again (it then gets new, higher JSNs). An empty batch is a
  * no-op. -ENOSPC, -EIO, -EROFS as the device says; -EBADF on a read-only handle. */
 int hsmj_commit(struct hsmj *j, struct hsmj_batch *b);
 

@@ -87,26 +87,27 @@ static void test_ack_forward_only(void **state)
 	struct hsmj_cursor cur;
 	int n = 0;
 
+	uint64_t base = hsmj_last_jsn(f->j); /* a writer open skips a range */
 	assert_int_equal(hsmj_consumer_get(f->j, "nightly", &c), -ENOENT);
 	add_changes(f->j, 5, hsmj_now_ns());
 	hsmj_cursor_now(f->j, &cur);
-	assert_int_equal(cur.jsn, 5);
-	cur.jsn = 3;
+	assert_int_equal(cur.jsn, base + 5);
+	cur.jsn = base + 3;
 	assert_int_equal(hsmj_consumer_ack(f->j, "nightly", &cur), 0);
 	assert_int_equal(hsmj_consumer_get(f->j, "nightly", &c), 0);
-	assert_int_equal(c.cursor.jsn, 3);
+	assert_int_equal(c.cursor.jsn, base + 3);
 	assert_string_equal(c.name, "nightly");
 	assert_true(c.acked_ns > 0);
 	/* The same cursor again is fine; backwards is refused and changes nothing. */
 	assert_int_equal(hsmj_consumer_ack(f->j, "nightly", &cur), 0);
-	cur.jsn = 2;
+	cur.jsn = base + 2;
 	assert_int_equal(hsmj_consumer_ack(f->j, "nightly", &cur), -ERANGE);
 	assert_int_equal(hsmj_consumer_get(f->j, "nightly", &c), 0);
-	assert_int_equal(c.cursor.jsn, 3);
+	assert_int_equal(c.cursor.jsn, base + 3);
 	/* Beyond the end, or another journal's cursor: refused. */
-	cur.jsn = 99;
+	cur.jsn = base + 99;
 	assert_int_equal(hsmj_consumer_ack(f->j, "nightly", &cur), -ERANGE);
-	cur.jsn = 4;
+	cur.jsn = base + 4;
 	cur.journal_id[0] ^= 1;
 	assert_int_equal(hsmj_consumer_ack(f->j, "nightly", &cur), -EXDEV);
 	cur.journal_id[0] ^= 1;
@@ -134,6 +135,20 @@ static void test_corrupt_state_file(void **state)
 	fputs("hsmj1:nothex:1\n12\n", fp);
 	fclose(fp);
 	assert_int_equal(hsmj_consumer_get(f->j, "broken", &c), -EBADMSG);
+	/* A valid cursor with a time that is not a plain decimal number. */
+	static const char *const bad_times[] = {"\n\n", " 5\n", "+5\n", "-0\n", "\t7\n", "5\n\n", "5x\n"};
+	for (size_t i = 0; i < sizeof bad_times / sizeof bad_times[0]; i++) {
+		fp = fopen(path, "w");
+		assert_non_null(fp);
+		fprintf(fp, "hsmj1:0123456789abcdef0123456789abcdef:1\n%s", bad_times[i]);
+		fclose(fp);
+		assert_int_equal(hsmj_consumer_get(f->j, "broken", &c), -EBADMSG);
+	}
+	fp = fopen(path, "w");
+	fprintf(fp, "hsmj1:0123456789abcdef0123456789abcdef:1\n1700000000000000000\n");
+	fclose(fp);
+	assert_int_equal(hsmj_consumer_get(f->j, "broken", &c), 0);
+	assert_true(c.acked_ns == 1700000000000000000LL && c.cursor.jsn == 1);
 }
 
 static void test_decide(void **state)
@@ -164,6 +179,7 @@ static void test_retention_trims_and_expires(void **state)
 	struct hsmj_cursor cur, slow;
 	uint64_t through = 99;
 	int64_t now = hsmj_now_ns();
+	uint64_t base = hsmj_last_jsn(f->j);
 
 	add_changes(f->j, 10, now - 3600LL * 1000000000); /* an hour ago */
 	/* No consumer and no ceiling: nothing goes. */
@@ -171,16 +187,16 @@ static void test_retention_trims_and_expires(void **state)
 	assert_int_equal(through, 0);
 	hsmj_cursor_now(f->j, &cur);
 	slow = cur;
-	slow.jsn = 4;
-	cur.jsn = 8;
+	slow.jsn = base + 4;
+	cur.jsn = base + 8;
 	assert_int_equal(hsmj_consumer_ack(f->j, "fast", &cur), 0);
 	assert_int_equal(hsmj_consumer_ack(f->j, "slow", &slow), 0);
 	assert_int_equal(hsmj_retention_point(f->j, &p, now, &through), 0);
-	assert_int_equal(through, 4);
+	assert_int_equal(through, base + 4);
 	/* A ceiling of 3 records drops 7 of them, expiring the slow cursor. */
 	p.max_records = 3;
 	assert_int_equal(hsmj_retention_point(f->j, &p, now, &through), 0);
-	assert_int_equal(through, 7);
+	assert_int_equal(through, base + 7);
 	assert_int_equal(hsmj_trim(f->j, through), 7);
 	assert_int_equal(hsmj_cursor_check(f->j, &slow), -ESTALE);
 	assert_int_equal(hsmj_cursor_check(f->j, &cur), 0);
@@ -188,7 +204,7 @@ static void test_retention_trims_and_expires(void **state)
 	p.max_records = 0;
 	p.keep_ns = 7200LL * 1000000000;
 	assert_int_equal(hsmj_retention_point(f->j, &p, now, &through), 0);
-	assert_true(through <= 7);
+	assert_true(through <= base + 7);
 }
 
 int main(void)

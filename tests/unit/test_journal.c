@@ -207,7 +207,9 @@ static void test_create_open_refuse(void **state)
 	assert_int_equal(access(path, F_OK), 0);
 
 	j = create_open(f);
-	assert_true(hsmj_last_jsn(j) == 0);
+	struct hsmj_counts counts;
+	assert_int_equal(hsmj_counts(j, &counts), 0);
+	assert_true(counts.feed_records == 0 && counts.in_flight == 0 && counts.open_markers == 0);
 	assert_string_equal(hsmj_dir(j), f->dir);
 	hsmj_get_id(j, id1);
 	assert_memory_not_equal(id1, zero, HSMJ_ID_LEN);
@@ -238,7 +240,7 @@ static void test_jsn_batches_and_reopen(void **state)
 	struct fixture *f = *state;
 	struct hsmj *j = create_open(f);
 	struct hsmj_batch *b = hsmj_batch_new();
-	uint64_t prev = 0, total = 0;
+	uint64_t prev = hsmj_last_jsn(j), total = 0;
 	struct seen s = { 0 };
 	char path[64];
 
@@ -264,7 +266,8 @@ static void test_jsn_batches_and_reopen(void **state)
 		}
 		assert_true(hsmj_batch_jsn(b, -1) == 0);
 		assert_true(hsmj_batch_jsn(b, 99) == 0);
-		/* JSNs continue after close and reopen. */
+		/* JSNs continue after a clean close and reopen, without a gap
+		 * (a crashed writer's successor skips a range: test_crash_sigkill). */
 		hsmj_close(j);
 		j = open_ok(f->dir, HSMJ_OPEN_WRITE);
 		assert_true(hsmj_last_jsn(j) == prev);
@@ -287,7 +290,7 @@ static void test_jsn_batches_and_reopen(void **state)
 	assert_int_equal(hsmj_intents_walk(j, collect, &s), 0);
 	assert_int_equal(s.n, total);
 	for (size_t i = 0; i < s.n; i++) {
-		assert_true(s.jsn[i] == i + 1);
+		assert_true(i == 0 || s.jsn[i] > s.jsn[i - 1]);
 		assert_int_equal(s.kind[i], HSMJ_KIND_INTENT);
 	}
 	assert_string_equal(s.path[0], "/r0/s1/i0");
@@ -425,6 +428,7 @@ static void test_readonly_catch_up(void **state)
 	uint8_t idw[HSMJ_ID_LEN], idr[HSMJ_ID_LEN];
 	int i;
 
+	uint64_t base = hsmj_last_jsn(w); /* a writer open skips a range */
 	add_change(b, "/before", 0);
 	commit_ok(w, b);
 
@@ -433,19 +437,19 @@ static void test_readonly_catch_up(void **state)
 	hsmj_get_id(w, idw);
 	hsmj_get_id(ro, idr);
 	assert_memory_equal(idw, idr, HSMJ_ID_LEN);
-	assert_true(hsmj_last_jsn(ro) == 1);
+	assert_true(hsmj_last_jsn(ro) == base + 1);
 
 	hsmj_batch_clear(b);
 	i = add_change(b, "/after", 0);
 	add_intent(b, "/open");
 	commit_ok(w, b);
-	assert_true(hsmj_last_jsn(w) == 3);
+	assert_true(hsmj_last_jsn(w) == base + 3);
 
 	/* Nothing new until it catches up; then everything. */
-	assert_true(hsmj_last_jsn(ro) == 1);
+	assert_true(hsmj_last_jsn(ro) == base + 1);
 	assert_int_equal(hsmj_catch_up(ro), 0);
-	assert_true(hsmj_last_jsn(ro) == 3);
-	assert_int_equal(hsmj_feed_walk(ro, 1, collect, &s), 0);
+	assert_true(hsmj_last_jsn(ro) == base + 3);
+	assert_int_equal(hsmj_feed_walk(ro, base + 1, collect, &s), 0);
 	assert_int_equal(s.n, 1);
 	assert_true(s.jsn[0] == hsmj_batch_jsn(b, i));
 	assert_string_equal(s.path[0], "/after");
@@ -454,11 +458,11 @@ static void test_readonly_catch_up(void **state)
 	/* A read-only handle cannot write, and nothing changes. */
 	assert_int_equal(hsmj_commit(ro, b), -EBADF);
 	assert_true(hsmj_trim(ro, 1) < 0);
-	assert_true(hsmj_last_jsn(w) == 3);
+	assert_true(hsmj_last_jsn(w) == base + 3);
 
 	/* Catching up again with nothing new is harmless. */
 	assert_int_equal(hsmj_catch_up(ro), 0);
-	assert_true(hsmj_last_jsn(ro) == 3);
+	assert_true(hsmj_last_jsn(ro) == base + 3);
 	/* On a writer it is a no-op. */
 	assert_int_equal(hsmj_catch_up(w), 0);
 
@@ -477,6 +481,7 @@ static void test_cursor_check_and_trim(void **state)
 	char text[HSMJ_CURSOR_MAX];
 	uint64_t marker;
 	long deleted;
+	uint64_t base = hsmj_last_jsn(j); /* a writer open skips a range */
 
 	for (int i = 0; i < 4; i++)
 		add_change(b, "/f", 0);          /* JSN 1..4 */
@@ -486,10 +491,10 @@ static void test_cursor_check_and_trim(void **state)
 		add_change(b, "/g", 0);          /* JSN 7..10 */
 	commit_ok(j, b);
 	marker = hsmj_batch_jsn(b, mi);
-	assert_true(marker == 5);
+	assert_true(marker == base + 5);
 
 	hsmj_cursor_now(j, &now);
-	assert_true(now.jsn == 10);
+	assert_true(now.jsn == base + 10);
 	assert_int_equal(hsmj_cursor_check(j, &now), 0);
 	assert_true(hsmj_cursor_format(&now, text, sizeof(text)) > 0);
 	assert_int_equal(hsmj_cursor_parse(text, &c), 0);
@@ -497,7 +502,7 @@ static void test_cursor_check_and_trim(void **state)
 
 	/* Beyond the end. */
 	c = now;
-	c.jsn = 11;
+	c.jsn = base + 11;
 	assert_int_equal(hsmj_cursor_check(j, &c), -ERANGE);
 	/* Another journal's ID. */
 	c = now;
@@ -509,31 +514,31 @@ static void test_cursor_check_and_trim(void **state)
 	/* Trim through 7: records 1..4 and 7 go, the open marker and the
 	 * intent in flight stay. */
 	assert_true(hsmj_trimmed_through(j) == 0);
-	deleted = hsmj_trim(j, 7);
+	deleted = hsmj_trim(j, base + 7);
 	assert_true(deleted == 5);
-	assert_true(hsmj_trimmed_through(j) == 7);
+	assert_true(hsmj_trimmed_through(j) == base + 7);
 	c = now;
-	for (uint64_t x = 0; x < 7; x++) {
+	for (uint64_t x = base; x < base + 7; x++) {
 		c.jsn = x;
 		assert_int_equal(hsmj_cursor_check(j, &c), -ESTALE);
 	}
-	c.jsn = 7; /* reading after 7 misses nothing */
+	c.jsn = base + 7; /* reading after 7 misses nothing */
 	assert_int_equal(hsmj_cursor_check(j, &c), 0);
-	c.jsn = 10;
+	c.jsn = base + 10;
 	assert_int_equal(hsmj_cursor_check(j, &c), 0);
 
-	assert_int_equal(hsmj_feed_walk(j, 0, collect, &s), 0);
+	assert_int_equal(hsmj_feed_walk(j, base, collect, &s), 0);
 	assert_int_equal(s.n, 4);
 	assert_true(s.jsn[0] == marker);
-	assert_true(s.jsn[1] == 8 && s.jsn[3] == 10);
+	assert_true(s.jsn[1] == base + 8 && s.jsn[3] == base + 10);
 	assert_true(in_flight(j) == 1);
 
 	/* The trim floor survives a reopen, and the ID check still comes first. */
 	hsmj_close(j);
 	j = open_ok(f->dir, HSMJ_OPEN_READONLY);
-	assert_true(hsmj_trimmed_through(j) == 7);
+	assert_true(hsmj_trimmed_through(j) == base + 7);
 	c = now;
-	c.jsn = 3;
+	c.jsn = base + 3;
 	assert_int_equal(hsmj_cursor_check(j, &c), -ESTALE);
 	c.journal_id[0] ^= 0x80;
 	assert_int_equal(hsmj_cursor_check(j, &c), -EXDEV);
@@ -557,7 +562,7 @@ static void test_epoch_state(void **state)
 	i = add_simple(b, HSMJ_KIND_EPOCH_START, 0, 1000);
 	commit_ok(j, b);
 	start = hsmj_batch_jsn(b, i);
-	assert_true(start == 1);
+	assert_true(start == hsmj_last_jsn(j));
 	assert_int_equal(hsmj_epoch_state(j, &e), 0);
 	assert_true(e.epoch_jsn == start);
 	assert_true(e.started_ns == 1000 && e.last_live_ns == 1000);
@@ -580,7 +585,7 @@ static void test_epoch_state(void **state)
 	i = add_simple(b, HSMJ_KIND_CLEAN_STOP, start, 3000);
 	commit_ok(j, b);
 	stop = hsmj_batch_jsn(b, i);
-	assert_true(stop == start + 1);
+	assert_true(stop == start + 1); /* the writer closed cleanly: no skip */
 	hsmj_close(j);
 	j = open_ok(f->dir, HSMJ_OPEN_READONLY);
 	assert_int_equal(hsmj_epoch_state(j, &e), 0);
@@ -695,7 +700,9 @@ static int check_intent(uint64_t jsn, const struct hsmj_record *r, void *arg)
 	char *end;
 	unsigned long i;
 
-	if (jsn != c->expect_next) {
+	/* Contiguous within a batch; a new batch may start above a gap (each
+	 * writer open skips a range of JSNs). */
+	if (idx ? jsn != c->expect_next : jsn < c->expect_next) {
 		snprintf(c->why, sizeof(c->why), "intent JSN %" PRIu64 ", expected %" PRIu64, jsn,
 			 c->expect_next);
 		c->bad = 1;
@@ -824,19 +831,20 @@ static void test_crash_sigkill(void **state)
 		if (last < reported)
 			fail_msg("seed %llu round %d: last_jsn %" PRIu64 " < reported %" PRIu64,
 				 test_seed, round, last, reported);
-		/* No JSN reused: this run's first batch came after everything before. */
-		if (first_reported != prev_last + batch)
-			fail_msg("seed %llu round %d: first batch ended at %" PRIu64 ", expected %" PRIu64,
-				 test_seed, round, first_reported, prev_last + batch);
+		/* No JSN reused: this run's first batch came after everything before
+		 * (and after the range a writer skips when its predecessor crashed). */
+		if (first_reported <= prev_last)
+			fail_msg("seed %llu round %d: first batch ended at %" PRIu64 ", not above %" PRIu64,
+				 test_seed, round, first_reported, prev_last);
 		/* Nothing resolves, so every JSN ever given is an intent in flight;
 		 * whole batches only. */
-		if (flight % batch != 0 || flight != last)
+		if (flight % batch != 0)
 			fail_msg("seed %llu round %d: %" PRIu64 " in flight, last_jsn %" PRIu64
 				 " (batch %u)", test_seed, round, flight, last, batch);
 		assert_int_equal(hsmj_intents_walk(j, check_intent, &chk), 0);
 		if (chk.bad)
 			fail_msg("seed %llu round %d: %s", test_seed, round, chk.why);
-		assert_true(chk.n == last);
+		assert_true(chk.n == flight);
 		assert_int_equal(hsmj_verify(j, NULL, NULL, NULL), 0);
 		hsmj_close(j);
 		prev_last = last;
