@@ -16,6 +16,9 @@
  *           path2, after an UNRESOLVED rescan marker.
  *   ATTRIB  chmod/chown/utimes/setxattr of X: DFID_NAME(parent, name) +
  *           FID(X); on a directory itself: DFID_NAME(dir, ".") -> ATTRIB.
+ *           A directory that is gone by the time we look (chmod then
+ *           rmdir, or the victim of a rename over it, whose link count
+ *           changed) gets no ATTRIB record: its DELETE or RENAME says it.
  *           XATTR is never set: the event does not tell an xattr change from
  *           a chmod.
  *   ATTRIB  FID only, no name: the link count of a non-directory changed.
@@ -737,6 +740,10 @@ static int on_entry_event(struct handle_ctx *ctx, const struct fid_event *ev)
 	} else {
 		r = object_path(ctx, m, &ev->dir, &path);
 	}
+	if (r == -ESTALE && reasons == HSMJ_REASON_ATTRIB &&
+	    (!ev->dir.info_type || !ev->dir.name || strcmp(ev->dir.name, ".") == 0))
+		return 0; /* ATTRIB of an object that is gone: its DELETE (or the rename
+			   * over it) is what the feed needs, and says it. */
 	if (r < 0) {
 		/* A directory went away under a name we cannot give: cached
 		 * paths under it would be stale. */

@@ -143,6 +143,22 @@ change|rename-from|dir|M/s|M/s2
 change|rename-to|dir|M/s2|M/s
 change|create|-|M/s2/t/y|-'
 
+# ---- objects gone before the buffer is read: renames over a file and over
+# an empty directory, a directory changed then removed. Their ATTRIB events
+# name nothing that exists any more; they must not turn into markers ----
+setup_self() {
+	mkdir "$1/vA" "$1/vB" "$1/cd" && : >"$1/fA" && : >"$1/fB"
+}
+self_ops() {
+	local m=$1
+	mv -T "$m/vA" "$m/vB" && mv "$m/fA" "$m/fB" && chmod 700 "$m/cd" && rmdir "$m/cd"
+}
+SELF_WANT='change|rename-from|dir|M/vA|M/vB
+change|rename-to|dir|M/vB|M/vA
+change|rename-from|-|M/fA|M/fB
+change|rename-to|-|M/fB|M/fA
+change|delete|dir|M/cd|-'
+
 # ---- a tree that existed before the group and is gone before it is read ----
 setup_gone() { mkdir -p "$1/gone/sub" && : >"$1/gone/sub/f"; }
 gone_ops() { rm -rf "$1/gone"; }
@@ -200,6 +216,10 @@ EOF
 
 	run_phase "$fs-chain" "$m" "$j/chain" 1 setup_chain chain_ops
 	expect_exact "$fs-chain" <<<"$CHAIN_WANT"
+	cleanup_ops "$m"
+
+	run_phase "$fs-self" "$m" "$j/self" 1 setup_self self_ops
+	expect_exact "$fs-self" <<<"$SELF_WANT"
 	cleanup_ops "$m"
 
 	run_phase "$fs-gone" "$m" "$j/gone" 1 setup_gone gone_ops
