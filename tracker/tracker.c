@@ -1056,7 +1056,7 @@ fail:
 /* ---------------------------------------------------------------------- */
 /* Stop */
 
-static void stop(struct tracker *t, struct fan_batch *fb)
+static int stop(struct tracker *t, struct fan_batch *fb)
 {
 	struct hsmj_record r;
 	int64_t unmark_ns;
@@ -1092,6 +1092,7 @@ static void stop(struct tracker *t, struct fan_batch *fb)
 		log_notice("stopped cleanly: %" PRIu64 " intents, %" PRIu64 " settled, %" PRIu64
 			   " changes, %" PRIu64 " denied", t->n.intents, t->n.settled,
 			   t->n.changes, t->n.denied);
+	return rc < 0 ? rc : 0;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1209,8 +1210,7 @@ int tracker_run(struct tracker *t)
 		if (want_timer)
 			on_timer(t, timer_fd, watchdog_usec);
 	}
-	stop(t, fb);
-	r = 0;
+	r = stop(t, fb);
 	io_uring_queue_exit(&ring);
 out_fds:
 	if (timer_fd >= 0)

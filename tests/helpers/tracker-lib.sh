@@ -54,3 +54,13 @@ tr_wait_settled() {
 
 # tr_changes: "path<TAB>reasons" of the change records, in feed order.
 tr_changes() { tr_feed feed | awk -F'\t' '$2 == "change" { print $7 "\t" $3 }'; }
+
+# tr_alive: the tracker still runs; else fail naming the cause.
+tr_alive() {
+	kill -0 "$TPID" 2>/dev/null && return 0
+	tail -n 20 "$TLOG" >&2
+	if grep -q 'Assertion.*failed' "$TLOG"; then
+		fail "hsm-tracker aborted inside RocksDB (an info LOG write after a device error trips an assertion in librocksdb); the group fd closed, so writes now pass UNRECORDED"
+	fi
+	fail "hsm-tracker died"
+}

@@ -18,6 +18,10 @@
  *   hold-mmap  like hold but through a shared writable mapping whose fd is
  *              closed at once: the mapping alone keeps it writable
  *   create     create PATH with 4 KiB of data (O_CREAT|O_EXCL)
+ *   burn       create files with 200-character names in the directory PATH
+ *              (at most PATH2 of them, default 100000) until one fails; print
+ *              "created N errno=NAME"; exit 0 if one failed with EIO or
+ *              ENOSPC, 1 otherwise. An open that hangs 10 s kills it (SIGALRM).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -174,6 +178,28 @@ int main(int argc, char **argv)
 		if (write(fd, buf, 4096) != 4096)
 			return fail("write");
 		return close(fd) < 0 ? fail("close") : 0;
+	}
+	if (!strcmp(op, "burn")) {
+		long max = argc > 3 ? atol(argv[3]) : 100000, i;
+		char name[4096], pad[201];
+
+		memset(pad, 'n', 200);
+		pad[200] = '\0';
+		for (i = 0; i < max; i++) {
+			snprintf(name, sizeof name, "%s/%s.%ld", path, pad, i);
+			alarm(10);
+			fd = open(name, O_WRONLY | O_CREAT | O_EXCL, 0644);
+			alarm(0);
+			if (fd < 0)
+				break;
+			close(fd);
+		}
+		if (i == max) {
+			printf("created %ld, none failed\n", i);
+			return 1;
+		}
+		printf("created %ld errno=%s\n", i, strerrorname_np(errno) ? strerrorname_np(errno) : "?");
+		return errno == EIO || errno == ENOSPC ? 0 : 1;
 	}
 	fprintf(stderr, "workload-ops: unknown op %s\n", op);
 	return 2;
