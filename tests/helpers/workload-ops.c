@@ -13,10 +13,13 @@
  *   mmap       map 8 KiB shared, store, msync(MS_SYNC), munmap, close
  *   cfr        copy_file_range(PATH -> PATH2, 5000 bytes), PATH2 created
  *   read       read the whole file
- *   hold       open O_WRONLY, write "held\n", print "held" on stdout, then
- *              wait for a line on stdin; write "more\n", close
- *   hold-mmap  like hold but through a shared writable mapping whose fd is
- *              closed at once: the mapping alone keeps it writable
+ *   hold       open O_WRONLY|O_APPEND, write "held\n", print "held" on stdout,
+ *              then obey stdin lines: "w" writes "more\n" and prints "wrote";
+ *              "q" (or EOF) closes and exits
+ *   hold-mmap  the same through a shared writable mapping whose fd is closed
+ *              at once (the mapping alone keeps the file writable); every
+ *              store is followed by msync(MS_SYNC), so the next store faults
+ *              and updates mtime
  *   create     create PATH with 4 KiB of data (O_CREAT|O_EXCL)
  *   burn       create files with 200-character names in the directory PATH
  *              (at most PATH2 of them, default 100000) until one fails; print
@@ -44,13 +47,24 @@ static int fail(const char *what)
 	return 1;
 }
 
-static int wait_stdin(void)
+/* Print "held", then 1 for each "w" line on stdin, 0 at "q" or EOF. */
+static int next_command(int first)
 {
 	char line[64];
 
-	printf("held\n");
+	if (first) {
+		printf("held\n");
+		fflush(stdout);
+	}
+	if (!fgets(line, sizeof line, stdin) || line[0] != 'w')
+		return 0;
+	return 1;
+}
+
+static void said(const char *what)
+{
+	printf("%s\n", what);
 	fflush(stdout);
-	return fgets(line, sizeof line, stdin) ? 0 : 0;
 }
 
 int main(int argc, char **argv)
@@ -124,9 +138,13 @@ int main(int argc, char **argv)
 		if (!strcmp(op, "hold-mmap")) {
 			close(fd); /* the mapping alone holds it writable */
 			memcpy(p, "mapped\n", 7);
-			wait_stdin();
-			memcpy(p + 100, "more\n", 5);
 			msync(p, 8192, MS_SYNC);
+			for (int first = 1, i = 0; next_command(first); first = 0, i++) {
+				memcpy(p + 100 + 8 * (i % 100), "more\n", 5);
+				if (msync(p, 8192, MS_SYNC) < 0)
+					return fail("msync");
+				said("wrote");
+			}
 			munmap(p, 8192);
 			return 0;
 		}
@@ -166,9 +184,11 @@ int main(int argc, char **argv)
 			return fail("open");
 		if (write(fd, "held\n", 5) != 5)
 			return fail("write");
-		wait_stdin();
-		if (write(fd, "more\n", 5) != 5)
-			return fail("write");
+		for (int first = 1; next_command(first); first = 0) {
+			if (write(fd, "more\n", 5) != 5)
+				return fail("write");
+			said("wrote");
+		}
 		return close(fd) < 0 ? fail("close") : 0;
 	}
 	if (!strcmp(op, "create")) {
