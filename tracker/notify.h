@@ -28,7 +28,9 @@ struct notify_group;
  * becomes a rescan marker instead of a silent loss. -errno on failure. */
 int notify_group_open(struct notify_group **out);
 /* Filesystem mark on the filesystem mounted at mount_path. The group keeps an
- * O_PATH fd of the mount to resolve directory handles to paths. */
+ * O_RDONLY|O_DIRECTORY fd of the mount to resolve directory handles to paths
+ * (open_by_handle_at refuses an O_PATH mount fd; a directory open raises no
+ * pre-content event because that group's mark has no FAN_ONDIR). */
 int notify_group_watch(struct notify_group *g, const char *mount_path, uint64_t fsid);
 int notify_group_fd(const struct notify_group *g);
 /* Turn every event in buf (as read from the group fd) into records appended
