@@ -1,0 +1,491 @@
+/* SPDX-License-Identifier: MIT */
+/* hsm-journal --coalesce: net changes over synthetic record lists, and the
+ * small parsers (path prefixes, durations, times) the CLI uses. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "../../tools/hsm-journal/cliutil.h"
+#include "../../tools/hsm-journal/coalesce.h"
+
+#define NS 1000000000LL
+#define DATA HSMJ_REASON_DATA
+#define CREATE HSMJ_REASON_CREATE
+#define DELETE HSMJ_REASON_DELETE
+#define FROM HSMJ_REASON_RENAME_FROM
+#define TO HSMJ_REASON_RENAME_TO
+#define ATTRIB HSMJ_REASON_ATTRIB
+#define LINK HSMJ_REASON_LINK
+
+struct run {
+	struct coalesce *co;
+	uint64_t jsn;
+};
+
+/* One change record; fh 0 means "no handle", else a handle made from it. */
+static void rec(struct run *t, uint32_t reasons, const char *path, const char *path2,
+		unsigned fh, uint32_t flags)
+{
+	struct hsmj_record r;
+
+	hsmj_record_init(&r, HSMJ_KIND_CHANGE);
+	r.reasons = reasons;
+	r.flags = flags;
+	r.time_ns = (int64_t)(1700000000 + t->jsn) * NS;
+	assert_int_equal(hsmj_record_set_path(&r, path), 0);
+	if (path2)
+		assert_int_equal(hsmj_record_set_path2(&r, path2), 0);
+	if (fh) {
+		r.fh.fsid = 0x1234;
+		r.fh.type = 1;
+		r.fh.len = sizeof fh;
+		memcpy(r.fh.bytes, &fh, sizeof fh);
+	}
+	assert_int_equal(coalesce_add(t->co, ++t->jsn, &r), 0);
+	hsmj_record_release(&r);
+}
+
+/* A rename as the tracker writes it: both halves. */
+static void ren(struct run *t, const char *from, const char *to, unsigned fh, uint32_t flags)
+{
+	rec(t, FROM, from, to, fh, flags);
+	rec(t, TO, to, from, fh, flags);
+}
+
+static int cmp_lines(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The result as sorted lines "C|D PATH [reasons]" plus " <- OLD" / " -> NEW". */
+static char *result(struct run *t)
+{
+	const struct coalesce_entry *e;
+	size_t n, len = 0;
+	char **lines, *all;
+
+	assert_int_equal(coalesce_finish(t->co, &e, &n), 0);
+	lines = calloc(n + 1, sizeof *lines);
+	assert_non_null(lines);
+	for (size_t i = 0; i < n; i++) {
+		char reasons[256];
+		const char *arrow = "";
+
+		if (i > 0) /* JSN order, then path */
+			assert_true(e[i - 1].jsn <= e[i].jsn);
+		assert_true(hsmj_reasons_format(e[i].rec.reasons, reasons, sizeof reasons) >= 0);
+		if (e[i].rec.path2)
+			arrow = e[i].rec.reasons & FROM ? " -> " : " <- ";
+		/* deleted entries say delete, others never */
+		assert_int_equal(!!(e[i].rec.reasons & DELETE), e[i].deleted);
+		assert_true(asprintf(&lines[i], "%c %s [%s]%s%s", e[i].deleted ? 'D' : 'C', e[i].rec.path,
+				     reasons, arrow, e[i].rec.path2 ? e[i].rec.path2 : "") > 0);
+		len += strlen(lines[i]) + 1;
+	}
+	qsort(lines, n, sizeof *lines, cmp_lines);
+	all = calloc(len + 1, 1);
+	assert_non_null(all);
+	for (size_t i = 0; i < n; i++) {
+		strcat(all, lines[i]);
+		strcat(all, "\n");
+		free(lines[i]);
+	}
+	free(lines);
+	coalesce_free(t->co);
+	t->co = NULL;
+	return all;
+}
+
+static void expect(struct run *t, const char *want)
+{
+	char *got = result(t);
+
+	if (strcmp(got, want) != 0)
+		fprintf(stderr, "--- want:\n%s--- got:\n%s", want, got);
+	assert_string_equal(got, want);
+	free(got);
+}
+
+static int setup(void **state)
+{
+	static struct run t;
+
+	t.co = coalesce_new();
+	t.jsn = 0;
+	*state = &t;
+	return t.co ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	struct run *t = *state;
+
+	coalesce_free(t->co);
+	return 0;
+}
+
+static void test_empty(void **state)
+{
+	expect(*state, "");
+}
+
+static void test_repeated_changes_fold(void **state)
+{
+	struct run *t = *state;
+
+	rec(t, DATA, "/m/a", NULL, 1, 0);
+	rec(t, ATTRIB, "/m/a", NULL, 1, 0);
+	rec(t, DATA, "/m/b", NULL, 0, 0);
+	rec(t, DATA, "/m/a", NULL, 1, 0);
+	expect(t, "C /m/a [data,attrib]\nC /m/b [data]\n");
+}
+
+static void test_rename_chain(void **state)
+{
+	struct run *t = *state;
+
+	rec(t, DATA, "/m/a", NULL, 7, 0);
+	ren(t, "/m/a", "/m/b", 7, 0);
+	ren(t, "/m/b", "/m/c", 7, 0);
+	/* a late record with the old path: the handle finds the file */
+	rec(t, ATTRIB, "/m/a", NULL, 7, 0);
+	/* b was never named before the rename: a file there may have been
+	 * replaced, so b is deleted too (harmless if there was none) */
+	expect(t, "C /m/c [data,rename-to,attrib] <- /m/a\n"
+		  "D /m/a [delete,rename-from] -> /m/c\n"
+		  "D /m/b [delete]\n");
+}
+
+static void test_rename_chain_by_path(void **state)
+{
+	struct run *t = *state;
+
+	/* no handles: paths alone, and only one half of each pair */
+	rec(t, FROM, "/m/a", "/m/b", 0, 0);
+	rec(t, TO, "/m/c", "/m/b", 0, 0);
+	rec(t, DATA, "/m/c", NULL, 0, 0);
+	expect(t, "C /m/c [data,rename-to] <- /m/a\n"
+		  "D /m/a [delete,rename-from] -> /m/c\n"
+		  "D /m/b [delete]\n");
+}
+
+static void test_rename_back(void **state)
+{
+	struct run *t = *state;
+
+	rec(t, DATA, "/m/b", NULL, 0, 0); /* b is known: no placeholder */
+	rec(t, DELETE, "/m/b", NULL, 0, 0);
+	ren(t, "/m/a", "/m/b", 0, 0);
+	ren(t, "/m/b", "/m/a", 0, 0);
+	expect(t, "C /m/a [rename-from,rename-to]\nD /m/b [data,delete]\n");
+}
+
+static void test_directory_rename(void **state)
+{
+	struct run *t = *state;
+
+	rec(t, DATA, "/m/d/y", NULL, 0, 0);
+	rec(t, CREATE, "/m/d/x", NULL, 3, 0);
+	rec(t, DATA, "/m/d/sub/z", NULL, 4, 0);
+	ren(t, "/m/d", "/m/e", 9, HSMJ_FLAG_DIR);
+	/* after the move: a record with the old path and no handle is
+	 * followed through the rename; one with a handle is found by it */
+	rec(t, DATA, "/m/d/w", NULL, 0, 0);
+	rec(t, DATA, "/m/d/sub/z", NULL, 4, 0);
+	rec(t, DATA, "/m/e/x", NULL, 3, 0);
+	expect(t, "C /m/e [rename-to] <- /m/d\n"
+		  "C /m/e/sub/z [data,rename-to] <- /m/d/sub/z\n"
+		  "C /m/e/w [data,rename-to] <- /m/d/w\n"
+		  "C /m/e/x [data,create]\n"
+		  "C /m/e/y [data,rename-to] <- /m/d/y\n"
+		  "D /m/d [delete,rename-from] -> /m/e\n"
+		  "D /m/d/sub/z [delete,rename-from] -> /m/e/sub/z\n"
+		  "D /m/d/w [delete,rename-from] -> /m/e/w\n"
+		  "D /m/d/y [delete,rename-from] -> /m/e/y\n");
+}
+
+static void test_directory_renamed_twice_and_deleted(void **state)
+{
+	struct run *t = *state;
+
+	rec(t, CREATE, "/m/n", NULL, 0, HSMJ_FLAG_DIR);
+	rec(t, CREATE, "/m/n/f", NULL, 0, 0);
+	ren(t, "/m/n", "/m/o", 0, HSMJ_FLAG_DIR);
+	ren(t, "/m/o", "/m/p", 0, HSMJ_FLAG_DIR);
+	rec(t, DATA, "/m/p/f", NULL, 0, 0);
+	rec(t, DELETE, "/m/p/f", NULL, 0, 0);
+	rec(t, DELETE, "/m/p", NULL, 0, HSMJ_FLAG_DIR);
+	/* all made and gone in the range; only o and p, never named before,
+	 * may have hidden a replaced directory */
+	expect(t, "D /m/o [delete]\nD /m/p [delete]\n");
+}
+
+static void test_create_delete_dropped(void **state)
+{
+	struct run *t = *state;
+
+	rec(t, CREATE, "/m/t", NULL, 5, 0);
+	rec(t, DATA, "/m/t", NULL, 5, 0);
+	rec(t, DELETE, "/m/t", NULL, 5, 0);
+	rec(t, CREATE | DELETE, "/m/u", NULL, 6, 0); /* merged by the kernel */
+	rec(t, CREATE, "/m/v", NULL, 0, 0);
+	ren(t, "/m/v", "/m/w", 0, 0);
+	rec(t, DELETE, "/m/w", NULL, 0, 0);
+	expect(t, "D /m/w [delete]\n");
+}
+
+static void test_delete_recreate_is_a_change(void **state)
+{
+	struct run *t = *state;
+
+	rec(t, ATTRIB, "/m/r", NULL, 1, 0);
+	rec(t, DELETE, "/m/r", NULL, 1, 0);
+	rec(t, CREATE, "/m/r", NULL, 2, 0);
+	rec(t, DATA, "/m/r", NULL, 2, 0);
+	rec(t, DELETE, "/m/gone", NULL, 0, 0);
+	expect(t, "C /m/r [data,create,attrib]\nD /m/gone [delete]\n");
+}
+
+static void test_rename_over_existing(void **state)
+{
+	struct run *t = *state;
+
+	rec(t, DATA, "/m/x", NULL, 1, 0);
+	ren(t, "/m/a", "/m/x", 2, 0);
+	/* x's old content is gone, x holds a's: x changed, a deleted */
+	rec(t, DATA, "/m/x", NULL, 2, 0);
+	expect(t, "C /m/x [data,rename-to] <- /m/a\nD /m/a [delete,rename-from] -> /m/x\n");
+}
+
+static void test_rename_over_existing_then_away(void **state)
+{
+	struct run *t = *state;
+
+	rec(t, DATA, "/m/x", NULL, 1, 0);
+	ren(t, "/m/a", "/m/x", 2, 0);
+	ren(t, "/m/x", "/m/y", 2, 0);
+	expect(t, "C /m/y [rename-to] <- /m/a\n"
+		  "D /m/a [delete,rename-from] -> /m/y\n"
+		  "D /m/x [data,delete]\n");
+}
+
+static void test_swap(void **state)
+{
+	struct run *t = *state;
+
+	rec(t, DATA, "/m/tmp", NULL, 0, 0); /* known: tmp exists */
+	rec(t, DELETE, "/m/tmp", NULL, 0, 0);
+	ren(t, "/m/a", "/m/tmp", 1, 0);
+	ren(t, "/m/b", "/m/a", 2, 0);
+	ren(t, "/m/tmp", "/m/b", 1, 0);
+	expect(t, "C /m/a [rename-to] <- /m/b\n"
+		  "C /m/b [rename-to] <- /m/a\n"
+		  "D /m/tmp [data,delete]\n");
+}
+
+static void test_hard_link(void **state)
+{
+	struct run *t = *state;
+
+	rec(t, CREATE | LINK, "/m/l", NULL, 4, 0);
+	rec(t, DATA, "/m/f", NULL, 4, 0);
+	rec(t, DELETE, "/m/l", NULL, 4, 0);
+	/* the link is gone again; the data change stays on f */
+	expect(t, "C /m/f [data]\n");
+}
+
+static void test_markers_ignored(void **state)
+{
+	struct run *t = *state;
+	struct hsmj_record r;
+
+	hsmj_record_init(&r, HSMJ_KIND_RESCAN);
+	r.cause = HSMJ_CAUSE_OVERFLOW;
+	assert_int_equal(hsmj_record_set_path(&r, "/m"), 0);
+	assert_int_equal(coalesce_add(t->co, 1, &r), 0);
+	hsmj_record_release(&r);
+	hsmj_record_init(&r, HSMJ_KIND_CHANGE); /* no path: nothing to place */
+	r.reasons = DATA;
+	assert_int_equal(coalesce_add(t->co, 2, &r), 0);
+	t->jsn = 2;
+	rec(t, DATA, "/m/a", NULL, 0, 0);
+	expect(t, "C /m/a [data]\n");
+}
+
+static void test_unresolved_rename_halves(void **state)
+{
+	struct run *t = *state;
+
+	rec(t, DATA, "/m/k/f", NULL, 0, 0);
+	rec(t, FROM, "/m/k", NULL, 0, HSMJ_FLAG_DIR); /* moved out of sight */
+	rec(t, TO, "/m/in", NULL, 0, 0);              /* arrived from out of sight */
+	expect(t, "C /m/in [rename-to]\nD /m/k [delete,rename-from]\nD /m/k/f [data,delete]\n");
+}
+
+static void test_jsn_order_and_times(void **state)
+{
+	struct run *t = *state;
+	const struct coalesce_entry *e;
+	size_t n;
+
+	rec(t, DATA, "/m/z", NULL, 0, 0); /* jsn 1 */
+	rec(t, DATA, "/m/a", NULL, 0, 0); /* jsn 2 */
+	rec(t, DATA, "/m/z", NULL, 0, 0); /* jsn 3 */
+	assert_int_equal(coalesce_finish(t->co, &e, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(e[0].rec.path, "/m/a");
+	assert_int_equal(e[0].jsn, 2);
+	assert_string_equal(e[1].rec.path, "/m/z");
+	assert_int_equal(e[1].jsn, 3);
+	assert_int_equal(e[1].rec.time_ns, (1700000000 + 2) * NS);
+	assert_int_equal(e[1].rec.kind, HSMJ_KIND_CHANGE);
+}
+
+static void test_many(void **state)
+{
+	struct run *t = *state;
+	char p[64], q[64];
+	const struct coalesce_entry *e;
+	size_t n;
+
+	/* enough objects to grow the maps several times */
+	for (unsigned i = 0; i < 5000; i++) {
+		snprintf(p, sizeof p, "/m/d%u/f%u", i % 7, i);
+		rec(t, CREATE, p, NULL, i + 1, 0);
+	}
+	for (unsigned i = 0; i < 5000; i += 2) {
+		snprintf(p, sizeof p, "/m/d%u/f%u", i % 7, i);
+		rec(t, DELETE, p, NULL, i + 1, 0);
+	}
+	ren(t, "/m/d3", "/m/e3", 0, HSMJ_FLAG_DIR);
+	assert_int_equal(coalesce_finish(t->co, &e, &n), 0);
+	/* 2500 files left; d3 itself and its placeholder e3 (new name) */
+	assert_int_equal(n, 2500 + 2);
+	for (size_t i = 0; i < n; i++) {
+		if (e[i].rec.flags & HSMJ_FLAG_DIR || strcmp(e[i].rec.path, "/m/e3") == 0)
+			continue;
+		assert_false(e[i].deleted);
+		snprintf(q, sizeof q, "/m/d3/");
+		assert_true(strncmp(e[i].rec.path, q, strlen(q)) != 0);
+	}
+}
+
+/* ---- cliutil ---- */
+
+static void test_path_under(void **state)
+{
+	(void)state;
+	assert_true(path_under("/a/b", "/a/b"));
+	assert_true(path_under("/a/b/c", "/a/b"));
+	assert_true(path_under("/a/b/c", "/a/b/"));
+	assert_false(path_under("/a/bc", "/a/b"));
+	assert_false(path_under("/a", "/a/b"));
+	assert_true(path_under("/x", "/"));
+	assert_false(path_under("x", "/"));
+}
+
+static void test_durations(void **state)
+{
+	int64_t ns = -1;
+	char buf[32];
+
+	(void)state;
+	assert_int_equal(parse_duration("7d", &ns), 0);
+	assert_int_equal(ns, 7 * 86400 * NS);
+	assert_int_equal(parse_duration("12h", &ns), 0);
+	assert_int_equal(ns, 12 * 3600 * NS);
+	assert_int_equal(parse_duration("30m", &ns), 0);
+	assert_int_equal(ns, 1800 * NS);
+	assert_int_equal(parse_duration("90s", &ns), 0);
+	assert_int_equal(ns, 90 * NS);
+	assert_int_equal(parse_duration("1h30m", &ns), 0);
+	assert_int_equal(ns, 5400 * NS);
+	assert_int_equal(parse_duration("0", &ns), 0);
+	assert_int_equal(ns, 0);
+	ns = 42;
+	assert_int_equal(parse_duration("", &ns), -EINVAL);
+	assert_int_equal(parse_duration("7", &ns), -EINVAL);
+	assert_int_equal(parse_duration("7x", &ns), -EINVAL);
+	assert_int_equal(parse_duration("d", &ns), -EINVAL);
+	assert_int_equal(parse_duration("-1d", &ns), -EINVAL);
+	assert_int_equal(parse_duration("1d ", &ns), -EINVAL);
+	assert_int_equal(parse_duration("99999999999999999d", &ns), -ERANGE);
+	assert_int_equal(ns, 42);
+
+	assert_int_equal(format_duration(0, buf, sizeof buf), 2);
+	assert_string_equal(buf, "0s");
+	format_duration(90 * NS, buf, sizeof buf);
+	assert_string_equal(buf, "1m30s");
+	format_duration((3 * 86400 + 4 * 3600 + 59) * NS, buf, sizeof buf);
+	assert_string_equal(buf, "3d4h");
+	format_duration(2 * 3600 * NS, buf, sizeof buf);
+	assert_string_equal(buf, "2h");
+	format_duration(-5 * NS, buf, sizeof buf);
+	assert_string_equal(buf, "-5s");
+	assert_int_equal(format_duration(90 * NS, buf, 3), -ENOSPC);
+}
+
+static void test_times(void **state)
+{
+	int64_t ns = 0;
+
+	(void)state;
+	assert_int_equal(parse_time("2023-11-14T22:13:20Z", &ns), 0);
+	assert_int_equal(ns, 1700000000 * NS);
+	assert_int_equal(parse_time("2023-11-14t22:13:20.123456789z", &ns), 0);
+	assert_int_equal(ns, 1700000000 * NS + 123456789);
+	assert_int_equal(parse_time("2023-11-14T23:13:20.5+01:00", &ns), 0);
+	assert_int_equal(ns, 1700000000 * NS + 500000000);
+	assert_int_equal(parse_time("2023-11-14T20:43:20-01:30", &ns), 0);
+	assert_int_equal(ns, 1700000000 * NS);
+	assert_int_equal(parse_time("@1700000000", &ns), 0);
+	assert_int_equal(ns, 1700000000 * NS);
+	assert_int_equal(parse_time("@1700000000.25", &ns), 0);
+	assert_int_equal(ns, 1700000000 * NS + 250000000);
+	ns = 7;
+	assert_int_equal(parse_time("2023-11-14T22:13:20", &ns), -EINVAL); /* no zone */
+	assert_int_equal(parse_time("2023-11-14 22:13:20Z", &ns), -EINVAL);
+	assert_int_equal(parse_time("2023-02-31T00:00:00Z", &ns), -EINVAL);
+	assert_int_equal(parse_time("2023-13-01T00:00:00Z", &ns), -EINVAL);
+	assert_int_equal(parse_time("2023-11-14T22:13:20.Z", &ns), -EINVAL);
+	assert_int_equal(parse_time("2023-11-14T22:13:20.1234567891Z", &ns), -EINVAL);
+	assert_int_equal(parse_time("@", &ns), -EINVAL);
+	assert_int_equal(parse_time("@12x", &ns), -EINVAL);
+	assert_int_equal(parse_time("yesterday", &ns), -EINVAL);
+	assert_int_equal(ns, 7);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_empty, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_repeated_changes_fold, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rename_chain, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rename_chain_by_path, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rename_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_directory_rename, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_directory_renamed_twice_and_deleted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_create_delete_dropped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_delete_recreate_is_a_change, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rename_over_existing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rename_over_existing_then_away, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_swap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hard_link, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_markers_ignored, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unresolved_rename_halves, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_jsn_order_and_times, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_many, setup, teardown),
+		cmocka_unit_test(test_path_under),
+		cmocka_unit_test(test_durations),
+		cmocka_unit_test(test_times),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

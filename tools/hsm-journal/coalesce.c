@@ -1,0 +1,676 @@
+/* SPDX-License-Identifier: MIT */
+/* Net changes over a range of change records (see coalesce.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cliutil.h"
+#include "coalesce.h"
+
+#define NONE SIZE_MAX
+#define RENAMES (HSMJ_REASON_RENAME_FROM | HSMJ_REASON_RENAME_TO)
+
+/* ---- a byte-string hash map (open addressing) ---- */
+
+struct slot {
+	char *key; /* NULL: empty; &tombstone: deleted */
+	size_t len;
+	uint64_t hash;
+	size_t val;
+};
+
+struct map {
+	struct slot *s;
+	size_t cap, used; /* used counts tombstones too */
+};
+
+static char tombstone;
+
+static uint64_t hash_bytes(const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 1099511628211ULL;
+	return h;
+}
+
+static struct slot *map_find(const struct map *m, const void *k, size_t n)
+{
+	uint64_t h = hash_bytes(k, n);
+
+	if (!m->cap)
+		return NULL;
+	for (size_t i = h & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+		struct slot *s = &m->s[i];
+
+		if (!s->key)
+			return NULL;
+		if (s->key != &tombstone && s->hash == h && s->len == n && memcmp(s->key, k, n) == 0)
+			return s;
+	}
+}
+
+static size_t map_get(const struct map *m, const void *k, size_t n)
+{
+	struct slot *s = map_find(m, k, n);
+
+	return s ? s->val : NONE;
+}
+
+static void map_del(struct map *m, const void *k, size_t n)
+{
+	struct slot *s = map_find(m, k, n);
+
+	if (s) {
+		free(s->key);
+		s->key = &tombstone;
+	}
+}
+
+static void map_insert_slot(struct map *m, char *key, size_t n, uint64_t h, size_t val)
+{
+	size_t i = h & (m->cap - 1);
+
+	while (m->s[i].key && m->s[i].key != &tombstone)
+		i = (i + 1) & (m->cap - 1);
+	if (!m->s[i].key)
+		m->used++;
+	m->s[i] = (struct slot){ .key = key, .len = n, .hash = h, .val = val };
+}
+
+static int map_put(struct map *m, const void *k, size_t n, size_t val)
+{
+	struct slot *s = map_find(m, k, n);
+	char *key;
+
+	if (s) {
+		s->val = val;
+		return 0;
+	}
+	if ((m->used + 1) * 4 >= m->cap * 3) {
+		size_t ncap = m->cap ? 2 * m->cap : 64;
+		struct slot *old = m->s, *ns = calloc(ncap, sizeof *ns);
+		size_t ocap = m->cap;
+
+		if (!ns)
+			return -ENOMEM;
+		m->s = ns;
+		m->cap = ncap;
+		m->used = 0;
+		for (size_t i = 0; i < ocap; i++)
+			if (old[i].key && old[i].key != &tombstone)
+				map_insert_slot(m, old[i].key, old[i].len, old[i].hash, old[i].val);
+		free(old);
+	}
+	key = malloc(n ? n : 1);
+	if (!key)
+		return -ENOMEM;
+	memcpy(key, k, n);
+	map_insert_slot(m, key, n, hash_bytes(k, n), val);
+	return 0;
+}
+
+static void map_free(struct map *m)
+{
+	for (size_t i = 0; i < m->cap; i++)
+		if (m->s[i].key != &tombstone)
+			free(m->s[i].key);
+	free(m->s);
+	m->s = NULL;
+	m->cap = m->used = 0;
+}
+
+/* ---- objects ---- */
+
+struct object {
+	char *path;   /* where it is (where it was last, once gone) */
+	char *origin; /* where it was when the range began; NULL: created in it */
+	uint32_t reasons, flags;
+	bool gone;
+	bool created; /* by a create record: its names in the range are all new */
+	bool by_fh;   /* indexed in fhs */
+	struct hsmj_fhandle fh;
+	uint64_t jsn;
+	int64_t time_ns;
+};
+
+struct rename_step {
+	char *from, *to;
+};
+
+struct coalesce {
+	struct object *objs;
+	size_t nobjs, capobjs;
+	struct map paths; /* path -> live object */
+	struct map fhs;   /* handle -> live object */
+	struct map seen;  /* every path an object has had in the range */
+	struct rename_step *renames;
+	size_t nrenames, caprenames;
+	/* The first half of a rename pair, to fold the second into it. */
+	struct { bool valid; uint32_t half; size_t obj; } last;
+	struct coalesce_entry *out;
+	size_t nout;
+};
+
+struct coalesce *coalesce_new(void)
+{
+	return calloc(1, sizeof(struct coalesce));
+}
+
+void coalesce_free(struct coalesce *co)
+{
+	if (!co)
+		return;
+	for (size_t i = 0; i < co->nobjs; i++) {
+		free(co->objs[i].path);
+		free(co->objs[i].origin);
+	}
+	free(co->objs);
+	for (size_t i = 0; i < co->nrenames; i++) {
+		free(co->renames[i].from);
+		free(co->renames[i].to);
+	}
+	free(co->renames);
+	for (size_t i = 0; i < co->nout; i++)
+		hsmj_record_release(&co->out[i].rec);
+	free(co->out);
+	map_free(&co->paths);
+	map_free(&co->fhs);
+	map_free(&co->seen);
+	free(co);
+}
+
+/* The handle as a map key: fsid, type, bytes. */
+static size_t fh_key(const struct hsmj_fhandle *fh, unsigned char *buf)
+{
+	size_t len = fh->len < HSMJ_FH_MAX ? fh->len : HSMJ_FH_MAX;
+
+	memcpy(buf, &fh->fsid, 8);
+	memcpy(buf + 8, &fh->type, 4);
+	memcpy(buf + 12, fh->bytes, len);
+	return 12 + len;
+}
+
+static size_t live_at(const struct coalesce *co, const char *path)
+{
+	return map_get(&co->paths, path, strlen(path));
+}
+
+static size_t by_fh(const struct coalesce *co, const struct hsmj_fhandle *fh)
+{
+	unsigned char k[12 + HSMJ_FH_MAX];
+
+	if (!fh->len)
+		return NONE;
+	return map_get(&co->fhs, k, fh_key(fh, k));
+}
+
+static bool seen(const struct coalesce *co, const char *path)
+{
+	return map_get(&co->seen, path, strlen(path)) != NONE;
+}
+
+static int obj_new(struct coalesce *co, const char *origin, size_t *idx)
+{
+	struct object *o;
+
+	if (co->nobjs == co->capobjs) {
+		size_t ncap = co->capobjs ? 2 * co->capobjs : 64;
+		struct object *n = reallocarray(co->objs, ncap, sizeof *n);
+
+		if (!n)
+			return -ENOMEM;
+		co->objs = n;
+		co->capobjs = ncap;
+	}
+	o = &co->objs[co->nobjs];
+	*o = (struct object){ 0 };
+	if (origin && !(o->origin = strdup(origin)))
+		return -ENOMEM;
+	*idx = co->nobjs++;
+	return 0;
+}
+
+/* Put object idx at path (live there from now on). */
+static int obj_place(struct coalesce *co, size_t idx, const char *path)
+{
+	struct object *o = &co->objs[idx];
+	char *p = strdup(path);
+	int rc;
+
+	if (!p)
+		return -ENOMEM;
+	free(o->path);
+	o->path = p;
+	o->gone = false;
+	if ((rc = map_put(&co->paths, p, strlen(p), idx)) < 0 ||
+	    (rc = map_put(&co->seen, p, strlen(p), 0)) < 0)
+		return rc;
+	return 0;
+}
+
+static void obj_unplace(struct coalesce *co, size_t idx)
+{
+	struct object *o = &co->objs[idx];
+
+	if (o->path && live_at(co, o->path) == idx)
+		map_del(&co->paths, o->path, strlen(o->path));
+}
+
+static void obj_gone(struct coalesce *co, size_t idx)
+{
+	struct object *o = &co->objs[idx];
+
+	obj_unplace(co, idx);
+	o->gone = true;
+	if (o->by_fh) {
+		unsigned char k[12 + HSMJ_FH_MAX];
+		size_t n = fh_key(&o->fh, k);
+
+		if (map_get(&co->fhs, k, n) == idx)
+			map_del(&co->fhs, k, n);
+		o->by_fh = false;
+	}
+}
+
+/* Reasons, flags, time and handle of r go to the object. */
+static int obj_touch(struct coalesce *co, size_t idx, uint64_t jsn, const struct hsmj_record *r,
+		     bool index_fh)
+{
+	struct object *o = &co->objs[idx];
+
+	o->reasons |= r->reasons;
+	o->flags |= r->flags;
+	o->jsn = jsn;
+	o->time_ns = r->time_ns;
+	if (!o->fh.len && r->fh.len)
+		o->fh = r->fh;
+	if (index_fh && !o->by_fh && !o->gone && o->fh.len && by_fh(co, &o->fh) == NONE) {
+		unsigned char k[12 + HSMJ_FH_MAX];
+		int rc = map_put(&co->fhs, k, fh_key(&o->fh, k), idx);
+
+		if (rc < 0)
+			return rc;
+		o->by_fh = true;
+	}
+	return 0;
+}
+
+/* A new object that existed at path before the range began. */
+static int obj_preexisting(struct coalesce *co, const char *origin, const char *path, size_t *idx)
+{
+	int rc = obj_new(co, origin, idx);
+
+	return rc < 0 ? rc : obj_place(co, *idx, path);
+}
+
+/* Every live object strictly below dir goes away (rmdir, moved out of sight). */
+static void gone_below(struct coalesce *co, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	for (size_t i = 0; i < co->nobjs; i++) {
+		struct object *o = &co->objs[i];
+
+		if (!o->gone && o->path && strncmp(o->path, dir, n) == 0 && o->path[n] == '/')
+			obj_gone(co, i);
+	}
+}
+
+/* Live objects below from/ move below to/, except skip (the directory). */
+static int move_below(struct coalesce *co, const char *from, const char *to, size_t skip)
+{
+	size_t n = strlen(from), *moved = NULL, nmoved = 0;
+	int rc = 0;
+
+	for (size_t i = 0; i < co->nobjs; i++) {
+		struct object *o = &co->objs[i];
+
+		if (i == skip || o->gone || !o->path || strncmp(o->path, from, n) != 0 || o->path[n] != '/')
+			continue;
+		if (!moved && !(moved = calloc(co->nobjs, sizeof *moved)))
+			return -ENOMEM;
+		moved[nmoved++] = i;
+	}
+	/* Take them all out first: a new name may be another one's old name. */
+	for (size_t k = 0; k < nmoved; k++)
+		obj_unplace(co, moved[k]);
+	for (size_t k = 0; k < nmoved && rc == 0; k++) {
+		struct object *o = &co->objs[moved[k]];
+		char *np = NULL;
+		size_t occ;
+
+		if (asprintf(&np, "%s%s", to, o->path + n) < 0) {
+			rc = -ENOMEM;
+			break;
+		}
+		occ = live_at(co, np);
+		if (occ != NONE)
+			obj_gone(co, occ);
+		rc = obj_place(co, moved[k], np);
+		free(np);
+	}
+	free(moved);
+	return rc;
+}
+
+/* The range says nothing is at path now: it, or a directory above it, was
+ * seen and is vacant. A record naming it is older than that news. */
+static bool known_vacant(const struct coalesce *co, const char *path)
+{
+	char *p = strdup(path), *slash;
+	bool vacant = false;
+
+	if (!p)
+		return false;
+	for (;;) {
+		if (seen(co, p)) {
+			vacant = live_at(co, p) == NONE;
+			break;
+		}
+		slash = strrchr(p, '/');
+		if (!slash || slash == p)
+			break;
+		*slash = 0;
+	}
+	free(p);
+	return vacant;
+}
+
+/* Follow path through every rename of the range, in order. Caller frees. */
+static char *translate(const struct coalesce *co, const char *path)
+{
+	char *p = strdup(path);
+
+	for (size_t i = 0; p && i < co->nrenames; i++) {
+		const struct rename_step *s = &co->renames[i];
+		size_t n = strlen(s->from);
+		char *np = NULL;
+
+		if (strncmp(p, s->from, n) != 0 || (p[n] != 0 && p[n] != '/'))
+			continue;
+		if (asprintf(&np, "%s%s", s->to, p + n) < 0)
+			np = NULL;
+		free(p);
+		p = np;
+	}
+	return p;
+}
+
+static int log_rename(struct coalesce *co, const char *from, const char *to)
+{
+	struct rename_step *s;
+
+	if (co->nrenames == co->caprenames) {
+		size_t ncap = co->caprenames ? 2 * co->caprenames : 16;
+		struct rename_step *n = reallocarray(co->renames, ncap, sizeof *n);
+
+		if (!n)
+			return -ENOMEM;
+		co->renames = n;
+		co->caprenames = ncap;
+	}
+	s = &co->renames[co->nrenames];
+	s->from = strdup(from);
+	s->to = strdup(to);
+	if (!s->from || !s->to) {
+		free(s->from);
+		free(s->to);
+		return -ENOMEM;
+	}
+	co->nrenames++;
+	return 0;
+}
+
+static int add_rename(struct coalesce *co, uint64_t jsn, const struct hsmj_record *r)
+{
+	uint32_t half = r->reasons & RENAMES;
+	const char *from = half & HSMJ_REASON_RENAME_FROM ? r->path : r->path2;
+	const char *to = half & HSMJ_REASON_RENAME_FROM ? r->path2 : r->path;
+	size_t idx, occ;
+	int rc;
+
+	if (from && to) {
+		/* The tracker writes each rename twice (rename-from, then
+		 * rename-to): the second half only adds its reason. */
+		if (co->last.valid && !(co->last.half & half) && co->nrenames &&
+		    strcmp(co->renames[co->nrenames - 1].from, from) == 0 &&
+		    strcmp(co->renames[co->nrenames - 1].to, to) == 0) {
+			co->last.half |= half;
+			co->last.valid = false;
+			return obj_touch(co, co->last.obj, jsn, r, true);
+		}
+		idx = live_at(co, from);
+		if (idx == NONE)
+			idx = by_fh(co, &r->fh);
+		if (idx == NONE && (rc = obj_preexisting(co, from, from, &idx)) < 0)
+			return rc;
+		obj_unplace(co, idx);
+		if ((rc = move_below(co, from, to, idx)) < 0)
+			return rc;
+		occ = live_at(co, to);
+		if (occ != NONE && occ != idx) {
+			obj_gone(co, occ); /* replaced */
+		} else if (occ == NONE && !seen(co, to)) {
+			/* A file the range never named may have been replaced here. */
+			size_t ph;
+
+			if ((rc = obj_preexisting(co, to, to, &ph)) < 0)
+				return rc;
+			co->objs[ph].jsn = jsn;
+			co->objs[ph].time_ns = r->time_ns;
+			obj_gone(co, ph);
+		}
+		if ((rc = obj_place(co, idx, to)) < 0 || (rc = obj_touch(co, idx, jsn, r, true)) < 0 ||
+		    (rc = log_rename(co, from, to)) < 0)
+			return rc;
+		co->last.valid = true;
+		co->last.half = half;
+		co->last.obj = idx;
+		return 0;
+	}
+	if (half & HSMJ_REASON_RENAME_FROM) {
+		/* Moved to a name the tracker could not give (a marker says so). */
+		idx = live_at(co, from);
+		if (idx == NONE)
+			idx = by_fh(co, &r->fh);
+		if (idx == NONE && (rc = obj_preexisting(co, from, from, &idx)) < 0)
+			return rc;
+		if ((rc = obj_touch(co, idx, jsn, r, false)) < 0)
+			return rc;
+		obj_gone(co, idx);
+		gone_below(co, from);
+		return 0;
+	}
+	/* Arrived from a name the tracker could not give: new at this path. */
+	occ = live_at(co, to);
+	if (occ != NONE)
+		obj_gone(co, occ);
+	if ((rc = obj_new(co, NULL, &idx)) < 0 || (rc = obj_place(co, idx, to)) < 0)
+		return rc;
+	return obj_touch(co, idx, jsn, r, true);
+}
+
+int coalesce_add(struct coalesce *co, uint64_t jsn, const struct hsmj_record *r)
+{
+	uint32_t rs = r->reasons;
+	size_t idx, occ;
+	char *moved;
+	int rc;
+
+	if (r->kind != HSMJ_KIND_CHANGE || !r->path)
+		return 0;
+	if (rs & RENAMES)
+		return add_rename(co, jsn, r);
+	co->last.valid = false;
+
+	if ((rs & HSMJ_REASON_CREATE) && (rs & HSMJ_REASON_DELETE)) {
+		/* Created and deleted within one event batch: nothing is left. */
+		idx = by_fh(co, &r->fh);
+		if (idx != NONE)
+			obj_gone(co, idx);
+		return 0;
+	}
+	if (rs & HSMJ_REASON_CREATE) {
+		occ = live_at(co, r->path);
+		if (occ != NONE)
+			obj_gone(co, occ); /* its delete was not seen; it is not there now */
+		if ((rc = obj_new(co, NULL, &idx)) < 0 || (rc = obj_place(co, idx, r->path)) < 0)
+			return rc;
+		co->objs[idx].created = true;
+		/* A new name of a linked file is a path of its own; the handle
+		 * keeps naming the first one. */
+		return obj_touch(co, idx, jsn, r, !(rs & HSMJ_REASON_LINK));
+	}
+
+	/* Deletes by path first (namespace records name the path at that
+	 * point); content and attribute changes by handle first (their path
+	 * may be older than a rename). */
+	if (rs & HSMJ_REASON_DELETE) {
+		idx = live_at(co, r->path);
+		if (idx == NONE)
+			idx = by_fh(co, &r->fh);
+	} else {
+		idx = by_fh(co, &r->fh);
+		if (idx == NONE)
+			idx = live_at(co, r->path);
+	}
+	if (idx == NONE && known_vacant(co, r->path)) {
+		/* Older than a rename or delete the range already applied. */
+		if (!(moved = translate(co, r->path)))
+			return -ENOMEM;
+		if (strcmp(moved, r->path) == 0) {
+			free(moved); /* deleted since: its delete says it all */
+			return 0;
+		}
+		idx = live_at(co, moved);
+		rc = idx == NONE ? obj_preexisting(co, r->path, moved, &idx) : 0;
+		free(moved);
+		if (rc < 0)
+			return rc;
+	}
+	if (idx == NONE && (rc = obj_preexisting(co, r->path, r->path, &idx)) < 0)
+		return rc;
+	if ((rc = obj_touch(co, idx, jsn, r, !(rs & HSMJ_REASON_DELETE))) < 0)
+		return rc;
+	if (rs & HSMJ_REASON_DELETE) {
+		char *dir = strdup(co->objs[idx].path);
+
+		if (!dir)
+			return -ENOMEM;
+		obj_gone(co, idx);
+		gone_below(co, dir); /* rmdir: nothing can be below it */
+		free(dir);
+	}
+	return 0;
+}
+
+/* ---- the result ---- */
+
+static int out_entry(struct coalesce *co, struct map *idx, const char *path, size_t *out)
+{
+	struct coalesce_entry *e;
+	size_t i = map_get(idx, path, strlen(path));
+	int rc;
+
+	if (i != NONE) {
+		*out = i;
+		return 0;
+	}
+	e = &co->out[co->nout];
+	*e = (struct coalesce_entry){ 0 };
+	hsmj_record_init(&e->rec, HSMJ_KIND_CHANGE);
+	if ((rc = hsmj_record_set_path(&e->rec, path)) < 0 ||
+	    (rc = map_put(idx, path, strlen(path), co->nout)) < 0)
+		return rc;
+	*out = co->nout++;
+	return 0;
+}
+
+static void out_merge(struct coalesce_entry *e, const struct object *o, uint32_t reasons)
+{
+	e->rec.reasons |= reasons;
+	e->rec.flags |= o->flags;
+	if (o->jsn >= e->jsn) {
+		e->jsn = o->jsn;
+		e->rec.time_ns = o->time_ns;
+	}
+	if (!e->rec.fh.len)
+		e->rec.fh = o->fh;
+}
+
+static int cmp_entries(const void *a, const void *b)
+{
+	const struct coalesce_entry *x = a, *y = b;
+
+	if (x->jsn != y->jsn)
+		return x->jsn < y->jsn ? -1 : 1;
+	return strcmp(x->rec.path, y->rec.path);
+}
+
+int coalesce_finish(struct coalesce *co, const struct coalesce_entry **out, size_t *n)
+{
+	struct map idx = { 0 };
+	size_t k;
+	int rc = 0;
+
+	/* At most two entries per object: its path and its origin. */
+	co->out = calloc(2 * co->nobjs + 1, sizeof *co->out);
+	if (!co->out)
+		return -ENOMEM;
+	for (size_t i = 0; i < co->nobjs && rc == 0; i++) {
+		const struct object *o = &co->objs[i];
+		uint32_t reasons = o->reasons & ~HSMJ_REASON_DELETE;
+		bool renamed = o->origin && strcmp(o->origin, o->path) != 0;
+
+		if (o->gone)
+			continue;
+		if ((rc = out_entry(co, &idx, o->path, &k)) < 0)
+			break;
+		if (renamed) {
+			reasons = (reasons & ~HSMJ_REASON_RENAME_FROM) | HSMJ_REASON_RENAME_TO;
+			if (!co->out[k].rec.path2)
+				rc = hsmj_record_set_path2(&co->out[k].rec, o->origin);
+		} else if (o->created) {
+			reasons &= ~RENAMES; /* its earlier names never existed before the range */
+		}
+		out_merge(&co->out[k], o, reasons);
+	}
+	for (size_t i = 0; i < co->nobjs && rc == 0; i++) {
+		const struct object *o = &co->objs[i];
+		size_t occ;
+
+		if (!o->origin || (!o->gone && strcmp(o->origin, o->path) == 0))
+			continue; /* created in the range, or still where it was */
+		if ((rc = out_entry(co, &idx, o->origin, &k)) < 0)
+			break;
+		occ = live_at(co, o->origin);
+		if (occ != NONE) {
+			/* Something else is there now: a change of that path. */
+			out_merge(&co->out[k], o, o->reasons & ~(HSMJ_REASON_DELETE | RENAMES));
+			continue;
+		}
+		co->out[k].deleted = true;
+		if (o->gone) {
+			out_merge(&co->out[k], o, (o->reasons & ~HSMJ_REASON_RENAME_TO) | HSMJ_REASON_DELETE);
+		} else {
+			/* Moved: its changes are listed under its new name. */
+			out_merge(&co->out[k], o, HSMJ_REASON_DELETE | HSMJ_REASON_RENAME_FROM);
+			if (!co->out[k].rec.path2)
+				rc = hsmj_record_set_path2(&co->out[k].rec, o->path);
+		}
+	}
+	map_free(&idx);
+	if (rc < 0)
+		return rc;
+	/* Deletion entries of paths occupied again carry no delete reason. */
+	for (size_t i = 0; i < co->nout; i++)
+		if (!co->out[i].deleted)
+			co->out[i].rec.reasons &= ~HSMJ_REASON_DELETE;
+	qsort(co->out, co->nout, sizeof *co->out, cmp_entries);
+	*out = co->out;
+	*n = co->nout;
+	return 0;
+}

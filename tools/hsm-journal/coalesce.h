@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef HSMJ_CLI_COALESCE_H
+#define HSMJ_CLI_COALESCE_H
+/*
+ * Net changes: fold the change records of a range into one entry per path,
+ * as a sync tool needs them. Pure (no journal, no I/O), so it is tested over
+ * synthetic record lists.
+ *
+ * The model: every file object seen gets its path at the start of the range
+ * (its origin; none if it was created in the range) and its path at the end
+ * (none if it is gone). Objects are matched by file handle where records
+ * carry one, else by path; a rename moves an object and everything under its
+ * old path. The result:
+ *   - each live object at its final path, with the union of its reasons
+ *     (path2 = its origin when it was renamed, reason rename-to);
+ *   - each origin path nothing occupies at the end as a deletion (reason
+ *     delete; rename-from and path2 = the new name when the object moved);
+ *   - created-then-deleted objects not at all;
+ *   - a path deleted and created again as a change of that path.
+ * A rename onto a path that the range never mentioned may have replaced a
+ * file there, which the journal does not record: if nothing occupies that
+ * path at the end (a->b->c), it is listed as deleted, so a sync never keeps
+ * a stale file. Deleting a path that did not exist is harmless.
+ *
+ * Calling sequence:
+ *   struct coalesce *co = coalesce_new();
+ *   coalesce_add(co, jsn, &rec);           // each record in JSN order
+ *   coalesce_finish(co, &entries, &n);     // sorted by JSN, then path
+ *   ... entries[i].deleted, entries[i].rec (kind change) ...
+ *   coalesce_free(co);                     // frees the entries too
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "record.h"
+
+struct coalesce;
+
+struct coalesce_entry {
+	uint64_t jsn;           /* the last record that touched the path */
+	bool deleted;           /* net: nothing is at rec.path at the end */
+	struct hsmj_record rec; /* kind change: path, path2, reasons, flags, fh, time */
+};
+
+struct coalesce *coalesce_new(void);
+void coalesce_free(struct coalesce *co);
+/* Fold in one record; records that are not change records (markers) and
+ * change records without a path are ignored. 0 or -ENOMEM. */
+int coalesce_add(struct coalesce *co, uint64_t jsn, const struct hsmj_record *r);
+/* The net entries, owned by co. 0 or -ENOMEM. Call once. */
+int coalesce_finish(struct coalesce *co, const struct coalesce_entry **out, size_t *n);
+
+#endif
