@@ -220,9 +220,9 @@ static int walk_entry(void *arg, const char *path, const struct hsmj_stat *st, u
 	r.post = *st;
 	ret = hsmj_record_set_path(&r, path);
 	if (ret == 0)
-		ret = recover_writer_add(c->run->w, &r);
+		ret = recover_writer_add(c->run->w, &r); /* >= 0: its index */
 	hsmj_record_release(&r);
-	if (ret == 0)
+	if (ret >= 0)
 		ret = recover_writer_step(c->run->w);
 	if (ret < 0) {
 		c->err = ret;

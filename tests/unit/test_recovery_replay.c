@@ -285,7 +285,7 @@ static void test_unclean_epoch_one_marker_ever(void **state)
 	struct fixture *f = *state;
 	struct feed_count fc = { 0 };
 	struct recover_counts c;
-	uint64_t last;
+	uint64_t last, commits;
 	int fd;
 	char path[256];
 
@@ -303,7 +303,13 @@ static void test_unclean_epoch_one_marker_ever(void **state)
 	fd = open(path, O_CREAT | O_WRONLY, 0644);
 	assert_true(fd >= 0);
 	close(fd);
-	c = run_recovery(f, 0, RECOVER_RESCAN_AUTO, NULL);
+	/* Two records per commit: the walk commits as it goes (bounded
+	 * memory), the rescan-done in the last commit. */
+	setenv("HSMJ_RECOVER_BATCH", "2", 1);
+	c = run_recovery(f, 0, RECOVER_RESCAN_AUTO, &commits);
+	unsetenv("HSMJ_RECOVER_BATCH");
+	assert_true(c.rescan_records >= 1);
+	assert_int_equal(commits, c.rescan_records / 2 + 1);
 	assert_int_equal(c.markers_resolved, 1);
 	assert_int_equal(c.markers_open, 0);
 	assert_true(c.rescan_records >= 1);
