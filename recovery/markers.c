@@ -81,7 +81,10 @@ int recover_marker_need(struct recover_run *run, uint64_t fsid, const char *path
 	struct hsmj_record r;
 	int ret;
 
-	for (size_t i = 0; i < run->nmarkers; i++) {
+	/* The unclean epoch's marker is decided by recover_epoch() alone: an
+	 * open marker of another cause may be closed by a walk before the next
+	 * run, which would then write this one after all (not idempotent). */
+	for (size_t i = 0; cause != HSMJ_CAUSE_UNCLEAN_STOP && i < run->nmarkers; i++) {
 		const struct recover_marker *m = &run->markers[i];
 		/* An open marker of the same filesystem from an earlier time
 		 * already says "rescan it": another would only repeat it. */

@@ -96,7 +96,8 @@ int recover_markers_load(struct recover_run *run);
 int recover_epoch(struct recover_run *run);
 int recover_rescan(struct recover_run *run);
 /* Queue a marker unless an open one of this filesystem already covers
- * since_ns (same fs, since at or before it). 1 if queued, 0 if covered. */
+ * since_ns (same fs, since at or before it). 1 if queued, 0 if covered.
+ * An unclean-stop marker is always queued: recover_epoch() decides. */
 int recover_marker_need(struct recover_run *run, uint64_t fsid, const char *path,
 			uint32_t cause, int64_t since_ns);
 

@@ -326,6 +326,43 @@ static void test_unclean_epoch_one_marker_ever(void **state)
 	assert_int_equal(hsmj_last_jsn(f->j), last);
 }
 
+/* An open marker of another cause does not stand in for the unclean
+ * epoch's: a walk could close it, and a later run would then disagree. */
+static void test_unclean_epoch_ignores_other_causes(void **state)
+{
+	struct fixture *f = *state;
+	struct hsmj_batch *b = hsmj_batch_new();
+	struct feed_count fc = { 0 };
+	struct recover_counts c;
+	struct hsmj_record r;
+
+	register_fs(f);
+	hsmj_record_init(&r, HSMJ_KIND_RESCAN);
+	r.time_ns = hsmj_now_ns();
+	r.cause = HSMJ_CAUSE_OVERFLOW;
+	r.since_ns = 1;
+	r.fh.fsid = f->fsid;
+	assert_int_equal(hsmj_record_set_path(&r, f->tmp), 0);
+	assert_true(hsmj_batch_add(b, &r) >= 0);
+	hsmj_record_release(&r);
+	commit_one(f->j, b);
+	hsmj_batch_free(b);
+	write_epoch(f, 0);
+
+	c = run_recovery(f, 0, RECOVER_RESCAN_NONE, NULL);
+	assert_int_equal(c.markers_written, 1);
+	assert_int_equal(c.markers_open, 2);
+	/* One walk closes both; the next run writes nothing. */
+	c = run_recovery(f, 0, RECOVER_RESCAN_AUTO, NULL);
+	assert_int_equal(c.markers_written, 0);
+	assert_int_equal(c.markers_resolved, 2);
+	c = run_recovery(f, 0, RECOVER_RESCAN_AUTO, NULL);
+	assert_int_equal(c.markers_written, 0);
+	assert_int_equal(hsmj_feed_walk(f->j, 0, count_feed, &fc), 0);
+	assert_int_equal(fc.unclean, 1);
+	assert_int_equal(fc.rescan_done, 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -333,6 +370,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_dry_run_changes_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clean_epoch_writes_no_marker, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unclean_epoch_one_marker_ever, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unclean_epoch_ignores_other_causes, setup, teardown),
 	};
 	const char *s = getenv("HSMJ_TEST_SEED");
 
