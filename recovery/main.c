@@ -71,8 +71,10 @@ static void on_intent(void *arg, uint64_t jsn, const struct hsmj_record *in,
 	       recover_via_name(d->via), d->reasons ? " [" : "", reasons, d->reasons ? "]" : "");
 	if (d->path[0] && (!in->path || strcmp(d->path, in->path)))
 		printf("    now at %s\n", d->path);
-	if (d->handle_err && d->handle_err != -ENODATA && o->verbose > 1)
-		printf("    handle: %s\n", strerror(-d->handle_err));
+	/* Why the handle was not enough, when it was not (-vv: always). */
+	if (d->handle_err && (o->verbose > 1 || d->outcome == RECOVER_UNVERIFIABLE || d->unlocated))
+		printf("    handle: %s%s%s\n", strerror(-d->handle_err), d->path_err ? "; path: " : "",
+		       d->path_err ? strerror(-d->path_err) : "");
 }
 
 static void on_note(void *arg, const char *line)
