@@ -166,8 +166,8 @@ static int process(struct replay *rp)
 				run->rep.intent(run->rep.arg, p->jsn, &p->rec, rp->d);
 			r = queue_outcome(run, p->jsn, &p->rec, rp->d);
 			if (r < 0)
-				recover_error(run, "intent %llu: %s", (unsigned long long)p->jsn,
-					      strerror(-r));
+				recover_error(run, "intent %llu: %s (%s)", (unsigned long long)p->jsn,
+					      strerror(-r), hsmj_last_error(run->j));
 			if (run->rep.progress)
 				run->rep.progress(run->rep.arg, "intents", run->counts.intents);
 		}
