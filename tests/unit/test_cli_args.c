@@ -96,12 +96,14 @@ static void test_version_and_help(void **state)
 	r = run(W("-j", MISSING, "--help", "frob"));
 	assert_int_equal(r.rc, 0);
 	assert_non_null(strstr(r.out, "Usage: hsm-journal [--journal DIR]"));
-	for (const char *const *c = W("init", "status", "changes", "in-flight", "verify"); *c; c++)
+	for (const char *const *c = W("init", "status", "changes", "in-flight", "verify", "cursor", "ack",
+					     "consumers", "trim"); *c; c++)
 		assert_non_null(strstr(r.out, *c));
 	result_release(&r);
 
 	/* every command's --help works without a journal */
-	for (const char *const *c = W("init", "status", "changes", "in-flight", "verify"); *c; c++) {
+	for (const char *const *c = W("init", "status", "changes", "in-flight", "verify", "cursor",
+				      "ack", "consumers", "trim"); *c; c++) {
 		r = run(W(*c, "--help"));
 		assert_int_equal(r.rc, 0);
 		assert_true(strncmp(r.out, "Usage: hsm-journal [--journal DIR] ", 35) == 0);
@@ -115,14 +117,15 @@ static void test_command_errors(void **state)
 {
 	(void)state;
 	expect_error(W("frob"), CLI_EXIT_USAGE, "hsm-journal: unknown command frob (see --help)\n");
-	expect_error(W("-j", MISSING, "ack"), CLI_EXIT_USAGE,
-		     "hsm-journal: unknown command ack (see --help)\n");
+	expect_error(W("-j", MISSING, "acknowledge"), CLI_EXIT_USAGE,
+		     "hsm-journal: unknown command acknowledge (see --help)\n");
 	expect_error((const char *const[]){ NULL }, CLI_EXIT_USAGE,
 		     "hsm-journal: no command given (see --help)\n");
 	expect_error(W("-j", MISSING), CLI_EXIT_USAGE, "hsm-journal: no command given (see --help)\n");
 	assert_non_null(cli_command_find("in-flight"));
 	assert_null(cli_command_find("in"));
-	assert_null(cli_command_find("trim"));
+	assert_null(cli_command_find("tri"));
+	assert_non_null(cli_command_find("trim"));
 }
 
 static void test_option_errors(void **state)
@@ -150,6 +153,40 @@ static void test_option_errors(void **state)
 		     "hsm-journal: in-flight: unknown format 'json' (see --help)\n");
 	expect_error(W("-j", MISSING, "status", "now"), CLI_EXIT_USAGE,
 		     "hsm-journal: status: unexpected argument 'now' (see --help)\n");
+	/* consumers, ack, trim, cursor: checked before the journal is opened */
+	expect_error(W("-j", MISSING, "changes", "--since", "hsmj1:0123456789abcdef0011223344556677:5",
+		       "--consumer", "x"), CLI_EXIT_USAGE,
+		     "hsm-journal: changes: --since and --consumer exclude each other (see --help)\n");
+	expect_error(W("-j", MISSING, "changes", "--consumer", ".hidden"), CLI_EXIT_USAGE,
+		     "hsm-journal: changes: invalid consumer name '.hidden' (1-64 of A-Z a-z 0-9 . _ -, "
+		     "not starting with '.') (see --help)\n");
+	expect_error(W("-j", MISSING, "changes", "--under", "rel/dir"), CLI_EXIT_USAGE,
+		     "hsm-journal: changes: --under wants an absolute path, not 'rel/dir' (see --help)\n");
+	expect_error(W("-j", MISSING, "ack", "hsmj1:0123456789abcdef0011223344556677:5"), CLI_EXIT_USAGE,
+		     "hsm-journal: ack: --consumer NAME is required (see --help)\n");
+	expect_error(W("-j", MISSING, "ack", "--consumer", "nightly"), CLI_EXIT_USAGE,
+		     "hsm-journal: ack: CURSOR is required (see --help)\n");
+	expect_error(W("-j", MISSING, "ack", "--consumer", "a/b", "x"), CLI_EXIT_USAGE,
+		     "hsm-journal: ack: invalid consumer name 'a/b' (1-64 of A-Z a-z 0-9 . _ -, "
+		     "not starting with '.') (see --help)\n");
+	expect_error(W("-j", MISSING, "ack", "--consumer", "n", "bogus"), CLI_EXIT_USAGE,
+		     "hsm-journal: invalid cursor 'bogus' (expected hsmj1:<journal id>:<jsn>)\n");
+	expect_error(W("-j", MISSING, "ack", "--consumer", "n", "hsmj1:0123456789abcdef0011223344556677:5",
+		       "extra"), CLI_EXIT_USAGE,
+		     "hsm-journal: ack: unexpected argument 'extra' (see --help)\n");
+	expect_error(W("-j", MISSING, "consumers", "remove"), CLI_EXIT_USAGE,
+		     "hsm-journal: consumers: remove needs a consumer NAME (see --help)\n");
+	expect_error(W("-j", MISSING, "consumers", "frob"), CLI_EXIT_USAGE,
+		     "hsm-journal: consumers: unexpected argument 'frob' (see --help)\n");
+	expect_error(W("-j", MISSING, "trim", "--keep", "7"), CLI_EXIT_USAGE,
+		     "hsm-journal: trim: invalid duration '7' for --keep (see --help)\n");
+	expect_error(W("-j", MISSING, "trim", "--max-age", "1y"), CLI_EXIT_USAGE,
+		     "hsm-journal: trim: invalid duration '1y' for --max-age (see --help)\n");
+	expect_error(W("-j", MISSING, "trim", "--max-records", "-1"), CLI_EXIT_USAGE,
+		     "hsm-journal: trim: invalid number '-1' for --max-records (see --help)\n");
+	expect_error(W("-j", MISSING, "cursor", "--at", "yesterday"), CLI_EXIT_USAGE,
+		     "hsm-journal: cursor: invalid time 'yesterday' (RFC 3339 such as "
+		     "2026-11-22T02:00:00Z, or @UNIX-SECONDS) (see --help)\n");
 	/* options of one command are unknown to another */
 	expect_error(W("-j", MISSING, "status", "--since", "x"), CLI_EXIT_USAGE,
 		     "hsm-journal: status: unknown option --since (see --help)\n");
@@ -181,7 +218,8 @@ static void test_journal_dir(void **state)
 
 	(void)state;
 	/* no --journal and no environment: the error names both */
-	for (const char *const *c = W("init", "status", "changes", "in-flight", "verify"); *c; c++)
+	for (const char *const *c = W("init", "status", "changes", "in-flight", "verify", "cursor",
+				      "consumers", "trim"); *c; c++)
 		expect_error(W(*c), CLI_EXIT_USAGE,
 			     "hsm-journal: no journal: use --journal DIR or set HSM_JOURNAL_DIR\n");
 	/* an empty environment variable is no journal either */

@@ -6,17 +6,15 @@
 #include <string.h>
 #include "cli.h"
 
-/*
- * The command table. Commands that come later (DESIGN.md) slot in here with
- * their own cmd_*.c: "ack --consumer NAME CURSOR" and "consumers" (named
- * cursors kept in the journal), "trim" (retention, opens for writing),
- * "cursor --at TIME" (the cursor for a point in time). Until they exist
- * they are unknown commands (exit 2).
- */
+/* The command table (--help lists it in this order). */
 static const struct cli_command commands[] = {
 	{ "init", "create a new journal in DIR and print its ID", cmd_init },
 	{ "status", "show the journal's state", cmd_status },
 	{ "changes", "print the change feed after a cursor, then the new cursor", cmd_changes },
+	{ "cursor", "print the cursor for now, or for a point in time (--at)", cmd_cursor },
+	{ "ack", "record that a consumer has handled the feed up to a cursor", cmd_ack },
+	{ "consumers", "list consumers with their lag; remove one", cmd_consumers },
+	{ "trim", "delete feed records that retention no longer needs", cmd_trim },
 	{ "in-flight", "print the intents that have no post record yet", cmd_in_flight },
 	{ "verify", "decode every record and report the corrupt ones", cmd_verify },
 };

@@ -16,6 +16,8 @@
  */
 #include <getopt.h>
 #include <stdio.h>
+#include <json-c/json.h>
+#include "consumer.h"
 #include "journal.h"
 
 #define CLI_NAME "hsm-journal"
@@ -79,5 +81,29 @@ int cmd_status(struct cli *c, int argc, char **argv);
 int cmd_changes(struct cli *c, int argc, char **argv);
 int cmd_in_flight(struct cli *c, int argc, char **argv);
 int cmd_verify(struct cli *c, int argc, char **argv);
+int cmd_ack(struct cli *c, int argc, char **argv);
+int cmd_consumers(struct cli *c, int argc, char **argv);
+int cmd_trim(struct cli *c, int argc, char **argv);
+int cmd_cursor(struct cli *c, int argc, char **argv);
+
+/* Consumers with their lag (cmd_consumers.c; status uses them too). */
+enum consumer_state {
+	CONSUMER_OK,      /* its cursor can be served */
+	CONSUMER_EXPIRED, /* records after its cursor were trimmed */
+	CONSUMER_RESET,   /* its cursor is from another journal */
+	CONSUMER_AHEAD,   /* beyond this handle's end (acked meanwhile) */
+};
+struct consumer_row {
+	struct hsmj_consumer c;
+	enum consumer_state state;
+	uint64_t lag;             /* feed records after its cursor */
+	int64_t oldest_unread_ns; /* time of the first of them (0: none) */
+};
+/* Every consumer of j in name order; *rows is malloc'ed. Prints nothing;
+ * returns 0 or a negative errno (-EBADMSG: a state file is corrupt). */
+int consumer_rows(struct hsmj *j, struct consumer_row **rows, size_t *n);
+const char *consumer_state_name(enum consumer_state s);
+/* The JSON object of one row (NULL on allocation failure). */
+struct json_object *consumer_row_json(const struct consumer_row *r, int64_t now_ns);
 
 #endif

@@ -5,6 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
+#include "cliutil.h"
+#include "coalesce.h"
+#include "consumer.h"
 #include "format.h"
 #include "table.h"
 
@@ -16,13 +19,24 @@ struct seen_marker {
 	char *path;
 };
 
+/* A marker or rescan-done record kept to print among coalesced entries. */
+struct kept_record {
+	uint64_t jsn;
+	struct hsmj_record r;
+};
+
 struct feed_out {
 	struct cli *c;
 	enum fmt_output format;
 	struct table *table;
+	const char *under;    /* --under: only records about this tree */
+	struct coalesce *co;  /* --coalesce: change records go here */
+	bool deleted_only;    /* --deleted */
 	uint64_t max_jsn;
 	struct seen_marker *markers;
 	size_t nmarkers, cap;
+	struct kept_record *kept;
+	size_t nkept, capkept;
 	int err; /* first failure inside the walk: -ENOMEM, -EIO */
 };
 
@@ -31,7 +45,54 @@ static void feed_out_release(struct feed_out *o)
 	for (size_t i = 0; i < o->nmarkers; i++)
 		free(o->markers[i].path);
 	free(o->markers);
+	for (size_t i = 0; i < o->nkept; i++)
+		hsmj_record_release(&o->kept[i].r);
+	free(o->kept);
+	coalesce_free(o->co);
 	table_free(o->table);
+}
+
+static int keep_record(struct feed_out *o, uint64_t jsn, const struct hsmj_record *r)
+{
+	if (o->nkept == o->capkept) {
+		size_t ncap = o->capkept ? 2 * o->capkept : 8;
+		struct kept_record *n = reallocarray(o->kept, ncap, sizeof *n);
+
+		if (!n)
+			return -ENOMEM;
+		o->kept = n;
+		o->capkept = ncap;
+	}
+	if (hsmj_record_copy(&o->kept[o->nkept].r, r) < 0)
+		return -ENOMEM;
+	o->kept[o->nkept++].jsn = jsn;
+	return 0;
+}
+
+/* --under: a change about the tree (either name of a rename); a marker
+ * inside the tree or above it (a marker for /mnt/x covers /mnt/x/sub). */
+static bool in_scope(const struct feed_out *o, const struct hsmj_record *r)
+{
+	const char *u = o->under;
+
+	if (!u)
+		return true;
+	switch (r->kind) {
+	case HSMJ_KIND_CHANGE:
+		return (r->path && path_under(r->path, u)) || (r->path2 && path_under(r->path2, u));
+	case HSMJ_KIND_RESCAN:
+	case HSMJ_KIND_RESCAN_DONE:
+		return !r->path || path_under(r->path, u) || path_under(u, r->path);
+	default:
+		return true;
+	}
+}
+
+static int print_path(const struct feed_out *o, const char *path)
+{
+	if (!path || (o->under && !path_under(path, o->under)))
+		return 0;
+	return fmt_path(o->c->out, path, o->format == FMT_PATHS0);
 }
 
 static int remember_marker(struct feed_out *o, uint64_t jsn, const struct hsmj_record *r)
@@ -95,16 +156,26 @@ static int feed_record(uint64_t jsn, const struct hsmj_record *r, void *arg)
 {
 	struct feed_out *o = arg;
 	FILE *f = o->c->out;
-	bool nul = o->format == FMT_PATHS0;
 	int rc = 0;
 
 	if (jsn > o->max_jsn)
 		o->max_jsn = jsn;
+	if (!in_scope(o, r))
+		return 0;
 	/* Every marker in range counts, even one whose rescan-done follows: a
 	 * rescan walk reports the files it finds, never the ones deleted in
 	 * the gap, so only the consumer's own rescan of the path is complete. */
 	if (r->kind == HSMJ_KIND_RESCAN && (rc = remember_marker(o, jsn, r)) < 0)
 		goto out;
+	if (o->co) {
+		/* Coalesced: entries are printed after the walk, with the
+		 * markers among them in JSN order. */
+		if (r->kind == HSMJ_KIND_CHANGE)
+			rc = coalesce_add(o->co, jsn, r);
+		else if (!fmt_output_is_paths(o->format))
+			rc = keep_record(o, jsn, r);
+		goto out;
+	}
 
 	switch (o->format) {
 	case FMT_PATHS:
@@ -114,10 +185,9 @@ static int feed_record(uint64_t jsn, const struct hsmj_record *r, void *arg)
 		 * or link: the new one to copy, the old one to delete. */
 		if (r->kind != HSMJ_KIND_CHANGE)
 			break;
-		if (r->path)
-			rc = fmt_path(f, r->path, nul);
-		if (rc == 0 && r->path2)
-			rc = fmt_path(f, r->path2, nul);
+		rc = print_path(o, r->path);
+		if (rc == 0)
+			rc = print_path(o, r->path2);
 		break;
 	case FMT_JSONL:
 		rc = emit_json(f, jsn, r);
@@ -134,6 +204,45 @@ out:
 	return 0;
 }
 
+static int emit_one(struct feed_out *o, uint64_t jsn, const struct hsmj_record *r)
+{
+	switch (o->format) {
+	case FMT_PATHS:
+	case FMT_PATHS0:
+		return r->kind == HSMJ_KIND_CHANGE ? fmt_path(o->c->out, r->path, o->format == FMT_PATHS0) : 0;
+	case FMT_JSONL:
+		return emit_json(o->c->out, jsn, r);
+	case FMT_TABLE:
+		return table_row(o->table, jsn, r, NULL);
+	}
+	return 0;
+}
+
+/* --coalesce: the net entries, with the kept markers among them by JSN. */
+static int emit_coalesced(struct feed_out *o)
+{
+	const struct coalesce_entry *e;
+	size_t n, k = 0;
+	int rc = coalesce_finish(o->co, &e, &n);
+
+	for (size_t i = 0; rc == 0 && i <= n; i++) {
+		while (rc == 0 && k < o->nkept && (i == n || o->kept[k].jsn < e[i].jsn)) {
+			rc = emit_one(o, o->kept[k].jsn, &o->kept[k].r);
+			k++;
+		}
+		if (rc < 0 || i == n)
+			break;
+		/* Entries by their final path only: a rename into the tree
+		 * deletes nothing in it at its old name outside. */
+		if (o->under && !path_under(e[i].rec.path, o->under))
+			continue;
+		if (o->deleted_only && !e[i].deleted)
+			continue;
+		rc = emit_one(o, e[i].jsn, &e[i].rec);
+	}
+	return rc;
+}
+
 /* The end of the range: the newest JSN the walk could have seen, so that the
  * next read starts exactly where this one stopped. */
 static void range_cursor(struct hsmj *j, uint64_t last_jsn, uint64_t max_jsn,
@@ -147,17 +256,26 @@ static void range_cursor(struct hsmj *j, uint64_t last_jsn, uint64_t max_jsn,
 }
 
 static const char changes_help[] =
-	"Usage: " CLI_NAME " [--journal DIR] changes [--since CURSOR]\n"
-	"                   [--format paths|paths0|jsonl|table]\n"
+	"Usage: " CLI_NAME " [--journal DIR] changes [--since CURSOR | --consumer NAME]\n"
+	"                   [--format paths|paths0|jsonl|table] [--coalesce] [--deleted]\n"
+	"                   [--under PATH]\n"
 	"\n"
 	"Print the feed records after CURSOR (without --since: from the start),\n"
 	"then the new cursor: on stderr as \"cursor: hsmj1:...\" for paths and\n"
 	"paths0, as the last line {\"cursor\": \"...\"} for jsonl.\n"
 	"\n"
 	"  -s, --since CURSOR  resume after this cursor\n"
+	"  -c, --consumer NAME resume after the cursor consumer NAME acknowledged\n"
+	"                      (from the start if it never did); never acks: run\n"
+	"                      'ack --consumer NAME CURSOR' once the job succeeded\n"
 	"  -f, --format FMT    paths (default): one path per line (both names of a\n"
 	"                      rename); paths0: the same, NUL-terminated (xargs -0);\n"
 	"                      jsonl: one JSON object per record; table: for people\n"
+	"      --coalesce      net changes: one entry per path, renames followed to\n"
+	"                      the final name, created-then-deleted files dropped,\n"
+	"                      deleted paths listed (reason delete)\n"
+	"      --deleted       only the paths deleted since CURSOR (implies --coalesce)\n"
+	"  -u, --under PATH    only changes at PATH or below it (component-wise)\n"
 	"  -j, --journal DIR   the journal (default: $" CLI_ENV_DIR ")\n"
 	"  -h, --help          show this help\n"
 	"\n"
@@ -165,34 +283,74 @@ static const char changes_help[] =
 	"4 (paths, paths0) a rescan marker is in range: the list is incomplete,\n"
 	"rescan each path named on stderr; 2 usage error; 1 other error.\n";
 
+/* Why a cursor cannot be served, as one line; the exit code. */
+static int cursor_refused(struct cli *c, struct hsmj *j, int rc, const char *what)
+{
+	switch (rc) {
+	case -EXDEV:
+		cli_error(c, "journal reset: full backup needed (%s is from another journal)", what);
+		return CLI_EXIT_RESET;
+	case -ESTALE:
+		cli_error(c, "cursor expired: full backup needed (records after %s were trimmed)", what);
+		return CLI_EXIT_RESET;
+	case -ERANGE:
+		cli_error(c, "%s is beyond the end of the journal (last JSN %llu)", what,
+			  (unsigned long long)hsmj_last_jsn(j));
+		return CLI_EXIT_ERROR;
+	default:
+		cli_error(c, "checking %s: %s", what, strerror(-rc));
+		return CLI_EXIT_ERROR;
+	}
+}
+
 int cmd_changes(struct cli *c, int argc, char **argv)
 {
+	enum { OPT_COALESCE = 256, OPT_DELETED };
 	static const struct option longopts[] = {
 		{ "since", required_argument, NULL, 's' },
+		{ "consumer", required_argument, NULL, 'c' },
 		{ "format", required_argument, NULL, 'f' },
+		{ "coalesce", no_argument, NULL, OPT_COALESCE },
+		{ "deleted", no_argument, NULL, OPT_DELETED },
+		{ "under", required_argument, NULL, 'u' },
 		{ "journal", required_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct feed_out o = { .c = c, .format = FMT_PATHS };
 	struct hsmj_cursor since = { 0 };
-	const char *since_arg = NULL;
-	char cursor[HSMJ_CURSOR_MAX];
+	const char *since_arg = NULL, *consumer = NULL;
+	char cursor[HSMJ_CURSOR_MAX], what[HSMJ_CURSOR_MAX + HSMJ_CONSUMER_NAME_MAX + 32];
+	bool coalesce = false, check = false;
 	struct hsmj *j = NULL;
 	uint64_t last_jsn;
 	int opt, rc, code = CLI_EXIT_OK;
 
 	optind = 0;
-	while ((opt = cli_getopt(c, argc, argv, "+:hj:s:f:", longopts, changes_help, &code)) != -1) {
+	while ((opt = cli_getopt(c, argc, argv, "+:hj:s:c:f:u:", longopts, changes_help, &code)) != -1) {
 		switch (opt) {
 		case -2:
 			return code;
 		case 's':
 			since_arg = optarg;
 			break;
+		case 'c':
+			consumer = optarg;
+			break;
 		case 'f':
 			if (fmt_output_parse(optarg, &o.format) < 0)
 				return cli_usage(c, argv[0], "unknown format '%s'", optarg);
+			break;
+		case OPT_COALESCE:
+			coalesce = true;
+			break;
+		case OPT_DELETED:
+			o.deleted_only = true;
+			break;
+		case 'u':
+			if (optarg[0] != '/')
+				return cli_usage(c, argv[0], "--under wants an absolute path, not '%s'", optarg);
+			o.under = optarg;
 			break;
 		default:
 			return cli_usage(c, argv[0], "unknown option");
@@ -200,6 +358,11 @@ int cmd_changes(struct cli *c, int argc, char **argv)
 	}
 	if ((code = cli_no_operands(c, argv[0], argc, argv)) != 0)
 		return code;
+	if (since_arg && consumer)
+		return cli_usage(c, argv[0], "--since and --consumer exclude each other");
+	if (consumer && !hsmj_consumer_name_valid(consumer))
+		return cli_usage(c, argv[0], "invalid consumer name '%s' (1-%d of A-Z a-z 0-9 . _ -, "
+				 "not starting with '.')", consumer, HSMJ_CONSUMER_NAME_MAX);
 	/* A malformed cursor is the caller's mistake whatever the journal says. */
 	if (since_arg && hsmj_cursor_parse(since_arg, &since) < 0) {
 		cli_error(c, "invalid cursor '%s' (expected hsmj1:<journal id>:<jsn>)", since_arg);
@@ -208,26 +371,32 @@ int cmd_changes(struct cli *c, int argc, char **argv)
 	if ((code = cli_open(c, HSMJ_OPEN_READONLY, &j)) != 0)
 		return code;
 
-	if (since_arg) {
-		rc = hsmj_cursor_check(j, &since);
-		switch (rc) {
-		case 0:
-			break;
-		case -EXDEV:
-			cli_error(c, "journal reset: full backup needed (cursor is from another journal)");
-			code = CLI_EXIT_RESET;
-			goto out;
-		case -ESTALE:
-			cli_error(c, "cursor expired: full backup needed (records after it were trimmed)");
-			code = CLI_EXIT_RESET;
-			goto out;
-		case -ERANGE:
-			cli_error(c, "cursor %s is beyond the end of the journal (last JSN %llu)",
-				  since_arg, (unsigned long long)hsmj_last_jsn(j));
+	snprintf(what, sizeof what, "cursor %s", since_arg ? since_arg : "");
+	check = since_arg != NULL;
+	if (consumer) {
+		struct hsmj_consumer st;
+
+		rc = hsmj_consumer_get(j, consumer, &st);
+		if (rc == 0) {
+			since = st.cursor;
+			check = true;
+			snprintf(what, sizeof what, "the cursor of consumer %s (JSN %llu)", consumer,
+				 (unsigned long long)st.cursor.jsn);
+		} else if (rc != -ENOENT) { /* -ENOENT: never acked, read from the start */
+			cli_error(c, "consumer %s: %s", consumer, rc == -EBADMSG ?
+				  "its state file is corrupt" : strerror(-rc));
 			code = CLI_EXIT_ERROR;
 			goto out;
-		default:
-			cli_error(c, "checking cursor: %s", strerror(-rc));
+		}
+	}
+	if (check && (rc = hsmj_cursor_check(j, &since)) != 0) {
+		code = cursor_refused(c, j, rc, what);
+		goto out;
+	}
+	if (coalesce || o.deleted_only) {
+		o.co = coalesce_new();
+		if (!o.co) {
+			cli_error(c, "out of memory");
 			code = CLI_EXIT_ERROR;
 			goto out;
 		}
@@ -247,9 +416,13 @@ int cmd_changes(struct cli *c, int argc, char **argv)
 	rc = hsmj_feed_walk(j, since.jsn, feed_record, &o);
 	if (rc == 1 && o.err)
 		rc = o.err;
+	if (rc == 0 && o.co && (rc = emit_coalesced(&o)) < 0)
+		o.err = rc;
 	if (rc < 0) {
 		if (rc == -EIO && o.err)
 			cli_error(c, "writing output: %s", strerror(errno ? errno : EIO));
+		else if (rc == -ENOMEM)
+			cli_error(c, "out of memory");
 		else if (rc == -EBADMSG)
 			cli_error(c, "reading the feed: a record is corrupt (%s); run verify",
 				  hsmj_last_error(j));

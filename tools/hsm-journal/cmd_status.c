@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
+#include "cliutil.h"
 #include "format.h"
 
 /* What status shows, gathered before anything is printed so that a read
@@ -13,10 +14,14 @@ struct status {
 	char id[2 * HSMJ_ID_LEN + 1];
 	char cursor[HSMJ_CURSOR_MAX];
 	uint64_t last_jsn, trimmed_through;
+	uint32_t format;
+	int64_t now_ns;
 	struct hsmj_epoch_state epoch;
 	struct hsmj_counts counts;
 	struct json_object *filesystems; /* array */
 	struct json_object *markers;     /* array */
+	struct consumer_row *consumers;
+	size_t nconsumers;
 };
 
 static const char *time_or_dash(int64_t ns, char *buf, size_t cap)
@@ -88,6 +93,8 @@ static int status_gather(struct cli *c, struct hsmj *j, struct status *s)
 	hsmj_cursor_now(j, &cur);
 	hsmj_cursor_format(&cur, s->cursor, sizeof s->cursor);
 	s->last_jsn = hsmj_last_jsn(j);
+	s->format = hsmj_format_version(j);
+	s->now_ns = hsmj_now_ns();
 	s->trimmed_through = hsmj_trimmed_through(j);
 	s->filesystems = json_object_new_array();
 	s->markers = json_object_new_array();
@@ -103,6 +110,11 @@ static int status_gather(struct cli *c, struct hsmj *j, struct status *s)
 			  hsmj_last_error(j) : strerror(-rc));
 		return CLI_EXIT_ERROR;
 	}
+	if ((rc = consumer_rows(j, &s->consumers, &s->nconsumers)) < 0) {
+		cli_error(c, "reading consumers: %s", rc == -EBADMSG ? "a consumer state file is corrupt" :
+			  *hsmj_last_error(j) ? hsmj_last_error(j) : strerror(-rc));
+		return CLI_EXIT_ERROR;
+	}
 	return CLI_EXIT_OK;
 }
 
@@ -114,18 +126,29 @@ static bool epoch_clean(const struct hsmj_epoch_state *e)
 static int status_print_json(struct cli *c, const char *dir, struct status *s)
 {
 	struct json_object *o = json_object_new_object(), *e = json_object_new_object();
+	struct json_object *cons = json_object_new_array();
 	const char *text;
 	int rc;
 
-	if (!o || !e) {
+	for (size_t i = 0; cons && i < s->nconsumers; i++) {
+		struct json_object *r = consumer_row_json(&s->consumers[i], s->now_ns);
+
+		if (!r || json_object_array_add(cons, r) != 0) {
+			json_object_put(r);
+			json_object_put(cons);
+			cons = NULL;
+		}
+	}
+	if (!o || !e || !cons) {
 		json_object_put(o);
 		json_object_put(e);
+		json_object_put(cons);
 		cli_error(c, "out of memory");
 		return CLI_EXIT_ERROR;
 	}
 	json_object_object_add(o, "journal", json_object_new_string(dir));
 	json_object_object_add(o, "id", json_object_new_string(s->id));
-	json_object_object_add(o, "format", json_object_new_int(HSMJ_FORMAT_VERSION));
+	json_object_object_add(o, "format", json_object_new_int64(s->format));
 	json_object_object_add(o, "last_jsn", json_object_new_uint64(s->last_jsn));
 	json_object_object_add(o, "cursor", json_object_new_string(s->cursor));
 	json_object_object_add(o, "trimmed_through", json_object_new_uint64(s->trimmed_through));
@@ -140,6 +163,7 @@ static int status_print_json(struct cli *c, const char *dir, struct status *s)
 	json_object_object_add(o, "in_flight", json_object_new_uint64(s->counts.in_flight));
 	json_object_object_add(o, "open_markers", json_object_get(s->markers));
 	json_object_object_add(o, "feed_records", json_object_new_uint64(s->counts.feed_records));
+	json_object_object_add(o, "consumers", cons);
 	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
 					      JSON_C_TO_STRING_NOSLASHESCAPE);
 	rc = text ? 0 : -ENOMEM;
@@ -182,7 +206,7 @@ static void status_print_text(struct cli *c, const char *dir, const struct statu
 
 	fprintf(f, "journal:          %s\n", dir);
 	fprintf(f, "id:               %s\n", s->id);
-	fprintf(f, "format:           %d\n", HSMJ_FORMAT_VERSION);
+	fprintf(f, "format:           %u\n", (unsigned)s->format);
 	fprintf(f, "last jsn:         %llu\n", (unsigned long long)s->last_jsn);
 	fprintf(f, "cursor:           %s\n", s->cursor);
 	if (s->trimmed_through)
@@ -221,6 +245,19 @@ static void status_print_text(struct cli *c, const char *dir, const struct statu
 			jstr(m, "cause"), jtime(m, "since", t1, sizeof t1));
 	}
 	fprintf(f, "feed records:     %llu\n", (unsigned long long)s->counts.feed_records);
+	fprintf(f, "consumers:        %zu\n", s->nconsumers);
+	for (size_t i = 0; i < s->nconsumers; i++) {
+		const struct consumer_row *r = &s->consumers[i];
+		char age[32];
+
+		if (format_duration(s->now_ns - r->c.acked_ns, age, sizeof age) < 0)
+			snprintf(age, sizeof age, "-");
+		fprintf(f, "  %s  acked jsn %llu at %s (%s ago)  lag %llu record%s%s%s\n", r->c.name,
+			(unsigned long long)r->c.cursor.jsn, time_or_dash(r->c.acked_ns, t1, sizeof t1),
+			age, (unsigned long long)r->lag, r->lag == 1 ? "" : "s",
+			r->state == CONSUMER_OK ? "" : "  ", r->state == CONSUMER_OK ? "" :
+			consumer_state_name(r->state));
+	}
 }
 
 static const char status_help[] =
@@ -228,7 +265,8 @@ static const char status_help[] =
 	"\n"
 	"Show the journal ID, format, last JSN, the current cursor, the last epoch\n"
 	"(started, last live, whether it was closed cleanly), tracked filesystems,\n"
-	"intents in flight, open rescan markers and the feed's size.\n"
+	"intents in flight, open rescan markers, the feed's size and each\n"
+	"consumer's lag (feed records after its acknowledged cursor).\n"
 	"\n"
 	"  --json             one JSON object instead of text\n"
 	"  -j, --journal DIR  the journal (default: $" CLI_ENV_DIR ")\n"
@@ -274,6 +312,7 @@ int cmd_status(struct cli *c, int argc, char **argv)
 	}
 	json_object_put(s.filesystems);
 	json_object_put(s.markers);
+	free(s.consumers);
 	hsmj_close(j);
 	return code;
 }
