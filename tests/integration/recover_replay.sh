@@ -4,7 +4,9 @@
 # only a post record; a second run and --dry-run write nothing; an
 # unmounted filesystem's intents are recorded as unverifiable; and SIGKILL
 # at commit boundaries (crash points) and at a random moment, followed by
-# reruns, converges with every changed file exactly once in the feed.
+# reruns, converges with every changed file exactly once in the feed; a full
+# journal device makes it fail without losing anything, and it converges
+# once there is room.
 . "$(dirname "$0")/../lib.sh"
 need_root
 H=$HSMJ_BUILD/tests/helpers
@@ -149,4 +151,28 @@ if ! diff -q "$T/want" "$T/fed" >/dev/null; then
 	fail "the feed does not hold exactly the changed files (seed $seed)"
 fi
 note "crash convergence: $crashes crashes, ${#changed[@]} changed files, each exactly once"
+# ---- 4. the journal's device is full ----
+# hsm-recover fails (RocksDB may even abort on the write error), loses
+# nothing, and converges once there is room again.
+t_mkfs jsmall ext4 64M
+J=$T/jsmall/j
+mkdir -p "$TFS/full"
+for ((i = 0; i < 500; i++)); do echo "$i" >"$TFS/full/f$i"; done
+ls -d "$TFS"/full/f* >"$T/list4"
+"$H/recover-mkintent" --journal "$J" --create --register "$TFS" --from "$T/list4" >/dev/null ||
+	fail "recover-mkintent (full)"
+for ((i = 0; i < 500; i += 2)); do echo more >>"$TFS/full/f$i"; done
+read -r avail bsize < <(stat -f -c '%a %S' "$T/jsmall")
+fallocate -l $(((avail - 8) * bsize)) "$T/jsmall/filler" || fail "fallocate"
+"$BIN/hsm-recover" --journal "$J" >"$T/full.out" 2>&1
+rc=$?
+[ $rc != 0 ] || { cat "$T/full.out"; fail "hsm-recover succeeded on a full journal device"; }
+note "full journal device: exit $rc, $(in_flight "$J") of 500 intents still in flight"
+rm "$T/jsmall/filler"
+"$BIN/hsm-recover" --journal "$J" >"$T/full2.out" 2>&1 || { cat "$T/full2.out"; fail "rerun after freeing space"; }
+[ "$(in_flight "$J")" = 0 ] || fail "intents left after freeing space"
+dump "$J" | awk '$1 == "feed" && $3 == "change" && $4 ~ /recovered/ { print $NF }' | sort >"$T/fed4"
+for ((i = 0; i < 500; i += 2)); do echo "$TFS/full/f$i"; done | sort >"$T/want4"
+diff -q "$T/want4" "$T/fed4" >/dev/null || fail "after a full device: the feed does not hold exactly the changed files"
+note "full journal device: converged"
 echo "PASS"
