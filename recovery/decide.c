@@ -45,6 +45,8 @@ static void settle_found(struct recover_decision *d, const struct hsmj_record *i
 	if (hsmj_stat_changed(&intent->pre, &d->post)) {
 		d->outcome = RECOVER_CHANGED;
 		d->reasons = HSMJ_REASON_RECOVERED | HSMJ_REASON_DATA;
+		/* Changed, and nobody can say under which name now. */
+		d->unlocated = lk->path_unknown;
 	} else {
 		d->outcome = RECOVER_UNCHANGED;
 		d->reasons = 0;
@@ -110,7 +112,8 @@ void recover_decide(const struct recover_stat_source *src, const struct hsmj_rec
 		}
 		/* Without the handle's word the original may live on elsewhere. */
 		d->unlocated = !handle_gone;
-		set_path(d, stored_or(intent, lk.path));
+		/* The stored path where the filesystem is mounted now. */
+		set_path(d, lk.path[0] ? lk.path : stored_or(intent, ""));
 		return;
 	}
 	if (r == -ENODEV) {

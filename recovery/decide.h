@@ -27,8 +27,10 @@
  *      error leaves the question open: "unverifiable", reported as changed.
  *   4. Found: hsmj_stat_changed(pre, post) decides changed / unchanged.
  *   5. When the handle could not be used and the path did not hold the file,
- *      the file may live on under another name: `unlocated` asks the caller
- *      for a rescan marker (cause "unresolved") besides the change record.
+ *      or the handle found a changed file whose current name is unknown, the
+ *      file lives (or may live) on under another name: `unlocated` asks the
+ *      caller for a rescan marker (cause "unresolved") besides the change
+ *      record, which names the stored path.
  */
 #include <stdint.h>
 #include "record.h"
@@ -50,6 +52,11 @@ enum recover_via {
 struct recover_lookup {
 	struct hsmj_stat st;
 	char path[HSMJ_PATH_MAX]; /* where the file is now ("" if not known) */
+	/* by_handle: the file exists, but under no name the source could find
+	 * (moved out of its directory: a handle opened on a cold cache gives a
+	 * disconnected dentry, and the kernel cannot name it). path then holds
+	 * the stored path as it reads where the filesystem is mounted now. */
+	int path_unknown;
 };
 
 struct recover_stat_source {
@@ -63,7 +70,8 @@ struct recover_stat_source {
 	int (*by_handle)(void *ctx, const struct hsmj_record *intent, struct recover_lookup *out);
 	/*
 	 * lstat the intent's stored path, translated to where its filesystem is
-	 * mounted now. 0: *out filled (out->path: the translated path).
+	 * mounted now. 0: *out filled (out->path: the translated path; set it
+	 * on failure too when known: records then carry the current place).
 	 * -ENOENT / -ENOTDIR: nothing there. -EXDEV: the path is on another
 	 * filesystem now. -ENODEV: not mounted. Other -errno: could not tell.
 	 */

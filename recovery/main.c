@@ -69,7 +69,9 @@ static void on_intent(void *arg, uint64_t jsn, const struct hsmj_record *in,
 	printf("%sintent %" PRIu64 " %s: %s via %s%s%s%s\n", o->dry_run ? "would resolve " : "", jsn,
 	       in->path ? in->path : "(no path)", recover_outcome_name(d->outcome),
 	       recover_via_name(d->via), d->reasons ? " [" : "", reasons, d->reasons ? "]" : "");
-	if (d->path[0] && (!in->path || strcmp(d->path, in->path)))
+	if (d->unlocated && d->via == RECOVER_VIA_HANDLE)
+		printf("    its current name is unknown (moved to another directory?)\n");
+	else if (d->path[0] && (!in->path || strcmp(d->path, in->path)))
 		printf("    now at %s\n", d->path);
 	/* Why the handle was not enough, when it was not (-vv: always). */
 	if (d->handle_err && (o->verbose > 1 || d->outcome == RECOVER_UNVERIFIABLE || d->unlocated))

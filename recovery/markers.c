@@ -177,8 +177,9 @@ int recover_epoch(struct recover_run *run)
 			done |= s.fsids[k] == mt->fsid;
 		if (done)
 			continue;
-		r = recover_marker_need(run, mt->fsid, mt->recorded, HSMJ_CAUSE_UNCLEAN_STOP,
-					ep.last_live_ns);
+		/* Named where consumers find the filesystem now. */
+		r = recover_marker_need(run, mt->fsid, mt->fd >= 0 ? mt->path : mt->recorded,
+					HSMJ_CAUSE_UNCLEAN_STOP, ep.last_live_ns);
 	}
 	free(s.fsids);
 	if (r < 0) {

@@ -71,11 +71,14 @@ struct replay {
 	int err;
 };
 
-/* The path for records when the decision has none: the filesystem's mount. */
+/* The path for records when the decision has none, and for markers: the
+ * filesystem's mount point (where it is now, if mounted). */
 static const char *fallback_path(struct recover_run *run, const struct hsmj_record *in)
 {
 	const struct recover_mount *mt = recover_mounts_for(run->mounts, in->fh.fsid, in->path);
-	return mt ? mt->recorded : "/";
+	if (!mt)
+		return "/";
+	return mt->fd >= 0 ? mt->path : mt->recorded;
 }
 
 static int queue_outcome(struct recover_run *run, uint64_t jsn, const struct hsmj_record *in,

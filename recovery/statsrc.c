@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The real stat source (see statsrc.h). */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -93,6 +94,82 @@ static const struct recover_mount *mount_of(struct recover_statsrc *s,
 	return mt && mt->fd >= 0 ? mt : NULL;
 }
 
+/* path names the inode ino of device dev (without following a last symlink). */
+static int names_inode(const char *path, dev_t dev, uint64_t ino)
+{
+	struct statx sx;
+
+	if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_INO, &sx) < 0)
+		return 0;
+	return sx.stx_ino == ino && makedev(sx.stx_dev_major, sx.stx_dev_minor) == dev;
+}
+
+/* Look for inode ino among the entries of dir (a rename within the
+ * directory is the common move). Fills out (dir/name) and returns 1 if found. */
+static int find_in_dir(const char *dir, dev_t dev, uint64_t ino, char *out, size_t cap)
+{
+	struct dirent *de;
+	int fd, found = 0;
+	DIR *d;
+
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return 0;
+	}
+	while (!found && (de = readdir(d))) {
+		struct statx sx;
+		int n;
+
+		if (de->d_ino != ino) /* d_ino is st_ino on ext4, xfs, btrfs: a cheap filter */
+			continue;
+		if (statx(fd, de->d_name, AT_SYMLINK_NOFOLLOW, STATX_INO, &sx) < 0 || sx.stx_ino != ino ||
+		    makedev(sx.stx_dev_major, sx.stx_dev_minor) != dev)
+			continue;
+		n = snprintf(out, cap, "%s/%s", dir, de->d_name);
+		found = n > 0 && (size_t)n < cap;
+	}
+	closedir(d);
+	return found;
+}
+
+/*
+ * The current name of the file behind fd. /proc/self/fd is right only for a
+ * connected dentry: on a cold cache open_by_handle_at() gives a disconnected
+ * one and the link reads "/" (measured), so every answer is checked. Then
+ * the stored path, then the stored path's directory (renamed in place).
+ * Returns 1 with out filled, 0 when no name was found.
+ */
+static int current_name(int fd, const struct recover_mount *mt, const struct hsmj_record *intent,
+			uint64_t ino, char *out, size_t cap)
+{
+	char link[64], stored[HSMJ_PATH_MAX];
+	ssize_t n;
+
+	snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+	n = readlink(link, out, cap - 1);
+	if (n > 0 && (size_t)n < cap - 1 && out[0] == '/') {
+		out[n] = '\0';
+		if (names_inode(out, mt->dev, ino))
+			return 1;
+	}
+	if (!intent->path || !intent->path[0] ||
+	    recover_mounts_translate(mt, intent->path, stored, sizeof stored) < 0)
+		return 0;
+	if (names_inode(stored, mt->dev, ino)) {
+		snprintf(out, cap, "%s", stored);
+		return 1;
+	}
+	char *slash = strrchr(stored, '/');
+	if (!slash || slash == stored)
+		return 0;
+	*slash = '\0';
+	return find_in_dir(stored, mt->dev, ino, out, cap);
+}
+
 static int by_handle(void *ctx, const struct hsmj_record *intent, struct recover_lookup *out)
 {
 	struct recover_statsrc *s = ctx;
@@ -101,9 +178,7 @@ static int by_handle(void *ctx, const struct hsmj_record *intent, struct recover
 		struct file_handle fh;
 		char space[sizeof(struct file_handle) + HSMJ_FH_MAX];
 	} h;
-	char link[64];
 	struct statx sx;
-	ssize_t n;
 	int fd, r = 0;
 
 	if (!mt)
@@ -122,13 +197,14 @@ static int by_handle(void *ctx, const struct hsmj_record *intent, struct recover
 		goto out;
 	}
 	recover_stat_from_statx(&sx, &out->st);
-	snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
-	n = readlink(link, out->path, sizeof out->path - 1);
-	if (n < 0 || (size_t)n >= sizeof out->path - 1 || out->path[0] != '/')
-		n = 0; /* unknown (or too long): the stored path will do */
-	out->path[n] = '\0';
-	if (sx.stx_nlink == 0)
-		out->path[0] = '\0'; /* "... (deleted)" is no path */
+	out->path[0] = '\0';
+	if (sx.stx_nlink > 0 && !current_name(fd, mt, intent, sx.stx_ino, out->path, sizeof out->path)) {
+		/* No name found: the stored one, where it is mounted now. */
+		out->path_unknown = 1;
+		if (!intent->path ||
+		    recover_mounts_translate(mt, intent->path, out->path, sizeof out->path) < 0)
+			out->path[0] = '\0';
+	}
 out:
 	close(fd);
 	return r;

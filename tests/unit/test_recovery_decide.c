@@ -18,6 +18,7 @@ struct fake {
 	int handle_ret;
 	struct hsmj_stat handle_st;
 	const char *handle_path;
+	int handle_path_unknown;
 	int path_ret;
 	struct hsmj_stat path_st;
 	int handle_calls, path_calls;
@@ -31,6 +32,7 @@ static int fake_by_handle(void *ctx, const struct hsmj_record *in, struct recove
 	if (f->handle_ret == 0) {
 		out->st = f->handle_st;
 		snprintf(out->path, sizeof out->path, "%s", f->handle_path ? f->handle_path : "");
+		out->path_unknown = f->handle_path_unknown;
 	}
 	return f->handle_ret;
 }
@@ -173,6 +175,29 @@ static void test_renamed_file_reports_new_path(void **state)
 	decide(&f, &in, &dec);
 	assert_int_equal(dec.outcome, RECOVER_CHANGED);
 	assert_string_equal(dec.path, "/mnt/x/b");
+	hsmj_record_release(&in);
+}
+
+/* Found through the handle, but under no name anyone can find (moved to
+ * another directory, disconnected dentry): changed needs a marker besides
+ * the record for the stored path; unchanged needs nothing. */
+static void test_found_but_nameless(void **state)
+{
+	struct hsmj_record in;
+	struct fake f;
+	(void)state;
+
+	setup_case(&in, &f);
+	f.handle_path_unknown = 1;
+	decide(&f, &in, &dec);
+	assert_int_equal(dec.outcome, RECOVER_UNCHANGED);
+	assert_int_equal(dec.unlocated, 0);
+	f.handle_st.mtime_ns++;
+	decide(&f, &in, &dec);
+	assert_int_equal(dec.outcome, RECOVER_CHANGED);
+	assert_int_equal(dec.unlocated, 1);
+	assert_string_equal(dec.path, "/mnt/x/a");
+	assert_int_equal(f.path_calls, 0);
 	hsmj_record_release(&in);
 }
 
@@ -396,6 +421,7 @@ int main(void)
 		cmocka_unit_test(test_mode_only_is_unchanged),
 		cmocka_unit_test(test_handle_proves_generation),
 		cmocka_unit_test(test_renamed_file_reports_new_path),
+		cmocka_unit_test(test_found_but_nameless),
 		cmocka_unit_test(test_enoent_is_gone),
 		cmocka_unit_test(test_nlink_zero_is_gone),
 		cmocka_unit_test(test_errors_are_unverifiable),
