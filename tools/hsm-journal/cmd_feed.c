@@ -218,13 +218,45 @@ static int emit_one(struct feed_out *o, uint64_t jsn, const struct hsmj_record *
 	return 0;
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Is a directory above path in the sorted list? */
+static bool below_one_of(const char **sorted, size_t n, const char *path)
+{
+	char *p = strdup(path), *slash;
+	bool found = false;
+
+	while (p && !found && (slash = strrchr(p, '/')) && slash != p) {
+		const char *key = p;
+
+		*slash = 0;
+		found = bsearch(&key, sorted, n, sizeof *sorted, cmp_str) != NULL;
+	}
+	free(p);
+	return found;
+}
+
 /* --coalesce: the net entries, with the kept markers among them by JSN. */
 static int emit_coalesced(struct feed_out *o)
 {
 	const struct coalesce_entry *e;
-	size_t n, k = 0;
+	const char **gone = NULL;
+	size_t n, k = 0, ngone = 0;
 	int rc = coalesce_finish(o->co, &e, &n);
 
+	/* --deleted: a path below a deleted directory goes with it; listing
+	 * it too would only make rsync or rm complain about the vanished
+	 * parent. */
+	if (rc == 0 && o->deleted_only && !(gone = calloc(n + 1, sizeof *gone)))
+		rc = -ENOMEM;
+	for (size_t i = 0; gone && i < n; i++)
+		if (e[i].deleted && (!o->under || path_under(e[i].rec.path, o->under)))
+			gone[ngone++] = e[i].rec.path; /* only what is printed */
+	if (gone)
+		qsort(gone, ngone, sizeof *gone, cmp_str);
 	for (size_t i = 0; rc == 0 && i <= n; i++) {
 		while (rc == 0 && k < o->nkept && (i == n || o->kept[k].jsn < e[i].jsn)) {
 			rc = emit_one(o, o->kept[k].jsn, &o->kept[k].r);
@@ -236,10 +268,11 @@ static int emit_coalesced(struct feed_out *o)
 		 * deletes nothing in it at its old name outside. */
 		if (o->under && !path_under(e[i].rec.path, o->under))
 			continue;
-		if (o->deleted_only && !e[i].deleted)
+		if (o->deleted_only && (!e[i].deleted || below_one_of(gone, ngone, e[i].rec.path)))
 			continue;
 		rc = emit_one(o, e[i].jsn, &e[i].rec);
 	}
+	free(gone);
 	return rc;
 }
 
@@ -274,7 +307,8 @@ static const char changes_help[] =
 	"      --coalesce      net changes: one entry per path, renames followed to\n"
 	"                      the final name, created-then-deleted files dropped,\n"
 	"                      deleted paths listed (reason delete)\n"
-	"      --deleted       only the paths deleted since CURSOR (implies --coalesce)\n"
+	"      --deleted       only the paths deleted (net) since CURSOR, not those\n"
+	"                      below a deleted directory (implies --coalesce)\n"
 	"  -u, --under PATH    only changes at PATH or below it (component-wise)\n"
 	"  -j, --journal DIR   the journal (default: $" CLI_ENV_DIR ")\n"
 	"  -h, --help          show this help\n"
