@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* tracker-feed DIR feed|intents|epochs|markers: print records one per line,
  * tab-separated, for the tracker's integration tests:
- *   JSN KIND REASONS REF_JSN CAUSE PID PATH
- * (REASONS as "data,still-open", "-" when none; CAUSE as its name or "-"). */
+ *   JSN KIND REASONS REF_JSN CAUSE PID PATH POST_SIZE POST_MTIME
+ * (REASONS as "data,still-open", "-" when none; CAUSE as its name or "-";
+ * POST_MTIME as seconds.nanoseconds like `stat -c %.9Y`; "-" when the
+ * record has no post stat). */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,10 +19,16 @@ static int print_record(uint64_t jsn, const struct hsmj_record *r, void *arg)
 	(void)arg;
 	if (r->reasons && hsmj_reasons_format(r->reasons, reasons, sizeof reasons) < 0)
 		snprintf(reasons, sizeof reasons, "0x%x", r->reasons);
-	printf("%llu\t%s\t%s\t%llu\t%s\t%d\t%s\n", (unsigned long long)jsn,
+	printf("%llu\t%s\t%s\t%llu\t%s\t%d\t%s\t", (unsigned long long)jsn,
 	       hsmj_kind_name(r->kind) ? hsmj_kind_name(r->kind) : "?", reasons,
 	       (unsigned long long)r->ref_jsn, cause ? cause : "-", (int)r->pid,
 	       r->path ? r->path : "-");
+	if (r->post.valid & HSMJ_STAT_SIZE)
+		printf("%llu\t%lld.%09lld\n", (unsigned long long)r->post.size,
+		       (long long)(r->post.mtime_ns / 1000000000),
+		       (long long)(r->post.mtime_ns % 1000000000));
+	else
+		printf("-\t-\n");
 	return 0;
 }
 
