@@ -13,12 +13,19 @@
  * (FS_IOC_GETVERSION needs a real open, which a held pre-content group would
  * block): the handle itself proves it (decide.h).
  *
+ * The current name: /proc/self/fd is right only for a connected dentry; on
+ * a cold cache open_by_handle_at() gives a disconnected one that reads "/".
+ * So the name is checked (same device and inode), then the stored path,
+ * then the entries of the stored path's directory (a rename in place);
+ * failing all three the file is found but nameless (path_unknown).
+ *
  * by_path: statx(AT_SYMLINK_NOFOLLOW) of the stored path translated to the
  * current mount; a path that lands on another device is -EXDEV.
  *
- * Prefetch (optional): io_uring IORING_OP_STATX on the batch's paths, all in
- * flight at once, so that a cold cache is read in parallel by io_uring's
- * workers before the handle opens, which are one synchronous syscall each.
+ * Prefetch (optional): io_uring IORING_OP_STATX on the batch's stored paths,
+ * all in flight at once, so that on a cold cache the directory and inode
+ * reads those lookups need run in parallel in io_uring's workers, before the
+ * handle opens and name checks, which are synchronous, one at a time.
  *
  * Calling sequence:
  *   s = recover_statsrc_new(mounts, use_uring);
