@@ -5,6 +5,8 @@
 . "$(dirname "$0")/../lib.sh"
 need_root
 command -v jq >/dev/null || skip "jq missing"
+# scripts/deps.sh installs rocksdb-tools: the corruption check always runs.
+command -v ldb >/dev/null || fail "ldb (rocksdb-tools) missing: run scripts/deps.sh"
 H=$BIN/hsm-journal
 FILL=$HSMJ_BUILD/tests/helpers/hsmj-fill
 MAN=$(cd "$(dirname "$0")/../.." && pwd)/docs/hsm-journal.1
@@ -252,7 +254,7 @@ run "$H" --journal "$J" changes --since "$C5"; expect 0 "changes after the write
 note "verify"
 run "$H" --journal "$J" verify; expect 0 "verify a clean journal"
 grep -qE '^[0-9]+ records, 0 corrupt$' "$T/out" || fail "verify summary: $(cat "$T/out")"
-if command -v ldb >/dev/null; then
+{
 	# journal.h offers no way to store a record that does not decode; RocksDB's
 	# own tool writes one (no writer holds the journal now).
 	ldb --db="$J/db" --column_family=feed put --key_hex --value_hex 0x0000000000000004 0xDEADBEEF \
@@ -264,68 +266,11 @@ if command -v ldb >/dev/null; then
 	run "$H" --journal "$J" changes --since "$C1" --format jsonl; expect 0 "the corrupt record is before the range"
 	run "$H" --journal "$J" changes; expect 1 "reading over a corrupt record"
 	err_is "corrupt"
-else
-	note "ldb (rocksdb-tools) missing: corrupt-journal check not run"
-fi
-
-# The man page's rsync recipe (EXAMPLES), with local directories.
-backup_run() { # src dst state journal -> the recipe's exit status
-	local src=$1 dst=$2 state=$3 since rc
-	since=$(cat "$state" 2>/dev/null)
-	"$H" --journal "$4" changes ${since:+--since "$since"} --format paths0 \
-		>"$T/changed" 2>"$T/changes.err"
-	rc=$?
-	case $rc in
-	0|4)
-		sed -z "s|^$src/||" "$T/changed" |
-			rsync -a --from0 --files-from=- --delete-missing-args "$src/" "$dst/" || return 1
-		sed -n 's/^rescan needed: \(.*\) (.*) since .*/\1/p' "$T/changes.err" |
-			while read -r dir; do
-				rel=${dir#"$src"}
-				rsync -a --delete "$dir/" "$dst$rel/" || exit 1
-			done || return 1 ;;
-	3)
-		"$H" --journal "$4" status --json | jq -r .cursor >"$T/cursor.full"
-		rsync -a --delete "$src/" "$dst/" || return 1
-		echo "cursor: $(cat "$T/cursor.full")" >"$T/changes.err" ;;
-	*) return 1 ;;
-	esac
-	sed -n 's/^cursor: //p' "$T/changes.err" >"$state.new" && mv "$state.new" "$state"
+	run "$H" --journal "$J" changes --coalesce; expect 1 "coalescing over a corrupt record"
+	err_is "corrupt"
 }
-if command -v rsync >/dev/null; then
-	note "rsync recipe of the man page"
-	S=$T/src D=$T/dst JR=$T/jr ST=$T/state
-	"$H" --journal "$JR" init >/dev/null || fail "init jr"
-	mkdir -p "$S/dir" "$D"
-	echo a >"$S/a"; echo b >"$S/b"; echo x >"$S/dir/x"; echo keep >"$S/keep"
-	# no cursor yet: the whole (empty) feed, then a cursor to keep
-	backup_run "$S" "$D" "$ST" "$JR" || fail "first backup run"
-	[ -s "$ST" ] || fail "no cursor saved"
-	rsync -a "$S/" "$D/" # the initial full copy
-	# what a tracker would have journaled for these changes
-	echo a2 >>"$S/a"; mv "$S/b" "$S/c"; rm "$S/dir/x"; mkdir "$S/new"
-	echo sp >"$S/new/sp ace"; echo nl >"$S/new/n"$'\n'"l"
-	"$FILL" --journal "$JR" "change data $S/a" "change rename-from $S/b $S/c" \
-		"change delete $S/dir/x" "change create $S/new" "change create \"$S/new/sp ace\"" \
-		"change create \"$S/new/n\\nl\"" >/dev/null || fail "fill jr"
-	backup_run "$S" "$D" "$ST" "$JR" || fail "incremental backup run"
-	diff -r "$S" "$D" || fail "destination differs after an incremental run"
-	[ "$(cat "$ST")" = "$("$H" --journal "$JR" status --json | jq -r .cursor)" ] || fail "saved cursor"
-	# a change nobody journaled, covered by a rescan marker
-	echo y >"$S/dir/y"
-	"$FILL" --journal "$JR" "rescan overflow $S/dir" >/dev/null || fail "fill marker"
-	backup_run "$S" "$D" "$ST" "$JR" || fail "backup run with a marker"
-	diff -r "$S" "$D" || fail "destination differs after a rescan"
-	# a journal made anew: exit 3, full copy, new cursor
-	rm -rf "$JR"; "$H" --journal "$JR" init >/dev/null || fail "re-init jr"
-	echo z >"$S/z"
-	backup_run "$S" "$D" "$ST" "$JR" || fail "backup run after a journal reset"
-	diff -r "$S" "$D" || fail "destination differs after a full run"
-	[ "$(cat "$ST")" = "$("$H" --journal "$JR" status --json | jq -r .cursor)" ] || fail "cursor after reset"
-else
-	note "rsync missing: recipe not run"
-fi
 
+# The man page's rsync recipe is run by cli_rsync.sh.
 if [ -f "$MAN" ] && command -v man >/dev/null; then
 	note "man page"
 	MANWIDTH=80 man -l "$MAN" >"$T/man" 2>"$T/manerr" || fail "man -l $MAN"

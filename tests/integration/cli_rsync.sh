@@ -1,0 +1,103 @@
+#!/bin/bash
+# The rsync recipe of hsm-journal(1) (EXAMPLES), run as written there: the
+# text between the recipe-begin and recipe-end comments, with its src, dst
+# and /tmp paths pointed at directories under $T. Real file operations on
+# the source, the records a tracker would write for them by hsmj-fill, and
+# after each run the copy must equal the source (contents, types, modes).
+. "$(dirname "$0")/../lib.sh"
+need_root
+command -v rsync >/dev/null || skip "rsync missing"
+command -v jq >/dev/null || skip "jq missing"
+H=$BIN/hsm-journal
+FILL=$HSMJ_BUILD/tests/helpers/hsmj-fill
+MAN=$(cd "$(dirname "$0")/../.." && pwd)/docs/hsm-journal.1
+[ -x "$H" ] || fail "$H not built"
+[ -x "$FILL" ] || fail "$FILL not built"
+
+S=$T/src D=$T/dst JR=$T/jr
+mkdir -p "$T/bin" "$T/tmp"
+ln -s "$H" "$T/bin/hsm-journal"
+export PATH=$T/bin:$PATH HSM_JOURNAL_DIR=$JR
+
+# the recipe, unescaped from roff
+sed -n '/^\.\\" recipe-begin/,/^\.\\" recipe-end/p' "$MAN" | sed '1d;$d' |
+	sed -e 's/\\-/-/g' -e 's/\\e/\\/g' -e "s|/tmp/|$T/tmp/|g" \
+	    -e "s|^src=/srv/data dst=/backup/data c=offsite\$|src=$S dst=$D c=offsite|" >"$T/recipe.sh"
+grep -q "^src=$S dst=$D c=offsite\$" "$T/recipe.sh" || { cat "$T/recipe.sh"; fail "recipe not found in $MAN"; }
+grep -q -- '--consumer $c --coalesce' "$T/recipe.sh" && grep -q -- '--deleted' "$T/recipe.sh" &&
+	grep -q -- '--format paths0' "$T/recipe.sh" && grep -q '^hsm-journal ack --consumer' "$T/recipe.sh" ||
+	fail "the recipe lost --coalesce, --deleted, paths0 or its ack"
+
+recipe() { sh "$T/recipe.sh" >"$T/recipe.out" 2>&1 || { cat "$T/recipe.out"; return 1; }; }
+# contents, and type + mode + size of every entry
+same_tree() {
+	diff -r "$S" "$D" >&2 || fail "$1: contents differ"
+	(cd "$S" && find . -printf '%y %m %s %p\n' | sort) >"$T/s.list"
+	(cd "$D" && find . -printf '%y %m %s %p\n' | sort) >"$T/d.list"
+	diff -u "$T/s.list" "$T/d.list" >&2 || fail "$1: types, modes or sizes differ"
+}
+acked() { "$H" consumers --json | jq -r '.[] | select(.name == "offsite") | .cursor'; }
+fill() { "$FILL" --journal "$JR" "$@" >/dev/null || fail "hsmj-fill $*"; }
+
+"$H" init >/dev/null || fail "init"
+mkdir -p "$S/dir1/sub" "$S/gone" "$S/keep" "$D"
+echo a >"$S/a"; echo b >"$S/b"; echo x >"$S/dir1/x"; echo y >"$S/dir1/sub/y"
+echo f >"$S/gone/f"; echo x >"$S/x"; echo e >"$S/e"; echo c2 >"$S/c2"; echo k >"$S/keep/k"
+
+note "first run: nothing in the feed, the consumer is made; then the full copy"
+recipe || fail "first run"
+[ "$(acked)" = "$("$H" cursor)" ] || fail "first run did not ack the end"
+rsync -a "$S/" "$D/"
+
+note "a history of changes, as the tracker would journal it"
+echo more >>"$S/a";                   fill "change data $S/a"
+mv "$S/b" "$S/c";                     fill "change rename-from $S/b $S/c" "change rename-to $S/c $S/b"
+mv "$S/dir1" "$S/dir2";               fill "change rename-from $S/dir1 $S/dir2 dir" "change rename-to $S/dir2 $S/dir1 dir"
+echo z >"$S/dir2/z";                  fill "change create $S/dir2/z"
+echo y2 >>"$S/dir2/sub/y";            fill "change data $S/dir2/sub/y"
+rm -r "$S/gone";                      fill "change delete $S/gone/f" "change delete $S/gone dir"
+mkdir "$S/new";                       fill "change create $S/new dir"
+echo sp >"$S/new/sp ace";             fill "change create \"$S/new/sp ace\""
+echo nl >"$S/new/n"$'\n'"l";          fill "change create \"$S/new/n\\nl\""
+echo t >"$S/tmp"; rm "$S/tmp";        fill "change create $S/tmp" "change delete $S/tmp"
+rm "$S/x"; mkdir "$S/x"; echo i >"$S/x/inner"
+fill "change delete $S/x" "change create $S/x dir" "change create $S/x/inner"
+mv "$S/c2" "$S/e";                    fill "change rename-from $S/c2 $S/e" "change rename-to $S/e $S/c2"
+chmod 600 "$S/keep/k";                fill "change attrib $S/keep/k"
+# outside the copied tree: never touches it
+fill "change data $T/elsewhere/file" "change delete $T/elsewhere/old"
+recipe || fail "incremental run"
+same_tree "incremental run"
+[ "$(acked)" = "$("$H" cursor)" ] || fail "the incremental run did not ack the end"
+
+note "a failed run does not ack"
+BEFORE=$(acked)
+echo again >>"$S/a";                  fill "change data $S/a"
+mv "$D" "$D.away"; echo "not a directory" >"$D"
+sh "$T/recipe.sh" >/dev/null 2>&1 && fail "the recipe succeeded into a file"
+[ "$(acked)" = "$BEFORE" ] || fail "a failed run moved the consumer"
+rm "$D"; mv "$D.away" "$D"
+recipe || fail "run after the failure"
+same_tree "run after a failure"
+
+note "a rescan marker inside the tree, and one above it"
+echo u >"$S/dir2/unjournaled"
+fill "rescan overflow $S/dir2"
+recipe || fail "run with a marker"
+same_tree "run with a marker inside"
+echo v >"$S/keep/unjournaled2"; rm "$S/c"
+fill "rescan unclean-stop $T"
+recipe || fail "run with a marker above the tree"
+same_tree "run with a marker above"
+
+note "an expired consumer: full copy"
+echo w >"$S/w"; fill "change create $S/w"
+rm "$S/e"; fill "change delete $S/e"
+"$H" trim --keep 0 --max-age 0 --max-records 1 >"$T/trim.out" || fail "trim"
+grep -q "consumer offsite expired" "$T/trim.out" || { cat "$T/trim.out"; fail "offsite did not expire"; }
+"$H" changes --consumer offsite >/dev/null 2>&1; [ $? = 3 ] || fail "expired consumer: not exit 3"
+recipe || fail "run after expiry"
+same_tree "full copy after expiry"
+"$H" consumers --json | jq -e '.[0].state == "ok" and .[0].lag_records == 0' >/dev/null ||
+	fail "consumer after the full copy: $("$H" consumers --json)"
+echo "PASS: cli_rsync"
