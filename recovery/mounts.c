@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
@@ -124,22 +125,24 @@ static void notef(recover_note_cb note, void *arg, const char *fmt, ...)
 /* Open path as a directory and check which filesystem it is. The mount fd
  * must be a real open (open_by_handle_at refuses O_PATH with EBADF); a
  * directory open raises no pre-content event (those are for regular files). */
-static int open_dir_fsid(const char *path, int *fd_out, uint64_t *fsid_out, dev_t *dev_out)
+static int open_dir_fsid(const char *path, int *fd_out, uint64_t *fsid_out, dev_t *dev_out,
+			 uint64_t *mnt_id_out)
 {
-	struct stat st;
+	struct statx sx;
 	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	int r;
 
 	if (fd < 0)
 		return -errno;
 	r = recover_fsid_of_fd(fd, fsid_out);
-	if (r == 0 && fstat(fd, &st) < 0)
+	if (r == 0 && statx(fd, "", AT_EMPTY_PATH, STATX_INO | STATX_MNT_ID, &sx) < 0)
 		r = -errno;
 	if (r < 0) {
 		close(fd);
 		return r;
 	}
-	*dev_out = st.st_dev;
+	*dev_out = makedev(sx.stx_dev_major, sx.stx_dev_minor);
+	*mnt_id_out = (sx.stx_mask & STATX_MNT_ID) ? sx.stx_mnt_id : 0;
 	*fd_out = fd;
 	return 0;
 }
@@ -172,7 +175,7 @@ static int load_one(const struct hsmj_fs_info *fs, void *arg)
 		}
 	}
 	snprintf(mt->path, sizeof mt->path, "%s", want);
-	r = open_dir_fsid(want, &mt->fd, &got, &mt->dev);
+	r = open_dir_fsid(want, &mt->fd, &got, &mt->dev, &mt->mnt_id);
 	if (r < 0) {
 		notef(c->note, c->arg, "filesystem %016" PRIx64 " (%s): cannot open %s: %s",
 		      fs->fsid, fs->mount, want, strerror(-r));
@@ -222,32 +225,58 @@ static int is_under(const char *path, const char *dir)
 	return strncmp(path, dir, n) == 0 && (path[n] == '/' || path[n] == '\0');
 }
 
-/* An intent of an unlisted filesystem: walk up from its path to the first
- * directory that opens, and take it if its fsid matches. */
+/* Cut the last component of an absolute path ("/a/b" -> "/a", "/a" -> "/").
+ * 0 when p was "/" already. */
+static int cut_last(char *p)
+{
+	char *slash = strrchr(p, '/');
+
+	if (!slash || (slash == p && p[1] == '\0'))
+		return 0;
+	if (slash == p)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	return 1;
+}
+
+/*
+ * An intent of an unlisted filesystem: walk up from its path to the first
+ * directory that opens, and take it if its fsid matches. When the path lies
+ * under a listed mount (a btrfs subvolume has an fsid of its own), the walk
+ * is made where that mount is now, and the stored and current directories
+ * are kept side by side so that paths translate.
+ */
 static const struct recover_mount *discover(struct recover_mounts *m, uint64_t fsid,
 					    const char *path)
 {
-	char dir[HSMJ_PATH_MAX];
+	char stored[HSMJ_PATH_MAX], cur[HSMJ_PATH_MAX];
+	const struct recover_mount *base = NULL;
 	struct recover_mount *mt;
-	uint64_t got;
+	uint64_t got, mnt_id;
 	dev_t dev;
 	int fd;
 
-	if (!path || path[0] != '/' || strlen(path) >= sizeof dir)
+	if (!path || path[0] != '/' || strlen(path) >= sizeof stored)
 		return NULL;
-	snprintf(dir, sizeof dir, "%s", path);
+	for (size_t i = 0; i < m->n; i++) {
+		const struct recover_mount *b = m->v[i];
+		if (!b->discovered && b->fd >= 0 && is_under(path, b->recorded) &&
+		    (!base || strlen(b->recorded) > strlen(base->recorded)))
+			base = b;
+	}
+	snprintf(stored, sizeof stored, "%s", path);
+	if (base) {
+		if (recover_mounts_translate(base, path, cur, sizeof cur) < 0)
+			return NULL;
+	} else {
+		snprintf(cur, sizeof cur, "%s", path);
+	}
 	for (;;) {
-		char *slash = strrchr(dir, '/');
-		if (!slash)
+		if (!cut_last(stored) || !cut_last(cur))
 			return NULL;
-		if (slash == dir)
-			slash[1] = '\0';
-		else
-			*slash = '\0';
-		if (open_dir_fsid(dir, &fd, &got, &dev) == 0)
+		if (open_dir_fsid(cur, &fd, &got, &dev, &mnt_id) == 0)
 			break;
-		if (slash == dir)
-			return NULL;
 	}
 	if (got != fsid) {
 		close(fd);
@@ -261,10 +290,10 @@ static const struct recover_mount *discover(struct recover_mounts *m, uint64_t f
 	mt->fsid = fsid;
 	mt->fd = fd;
 	mt->dev = dev;
+	mt->mnt_id = mnt_id;
 	mt->discovered = 1;
-	/* Paths are used as they are: no translation for a discovered one. */
-	snprintf(mt->recorded, sizeof mt->recorded, "%s", dir);
-	snprintf(mt->path, sizeof mt->path, "%s", dir);
+	snprintf(mt->recorded, sizeof mt->recorded, "%s", stored);
+	snprintf(mt->path, sizeof mt->path, "%s", cur);
 	return mt;
 }
 

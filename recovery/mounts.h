@@ -31,7 +31,8 @@ struct recover_mount {
 	char recorded[HSMJ_PATH_MAX]; /* the mount path the journal recorded */
 	char path[HSMJ_PATH_MAX];     /* where it is now */
 	int fd;                       /* O_RDONLY|O_DIRECTORY on it, -1: not mounted */
-	dev_t dev;                    /* st_dev of the filesystem (when fd >= 0) */
+	dev_t dev;                    /* st_dev of the mount's root (when fd >= 0) */
+	uint64_t mnt_id;              /* statx mount id of the mount (0: unknown) */
 	int overridden;               /* path came from --mount */
 	int discovered;               /* not in the journal: found through an intent's path */
 };

@@ -80,7 +80,24 @@ static int consider(struct rescan_walk *w, const char *path, const struct statx 
 	return w->entry(w->arg, path, &st, flags_of(sx->stx_mode));
 }
 
-static int walk_dir(struct rescan_walk *w, struct dir_stack *stack, const char *dir, dev_t dev)
+/* Where the walk started: entries elsewhere are not ours. */
+struct root_id {
+	dev_t dev;
+	uint64_t mnt_id; /* 0: unknown (statx without STATX_MNT_ID) */
+};
+
+/* The mount id says whether an entry is a mount point; a btrfs subvolume
+ * has a device of its own yet is the same filesystem and mount, so the
+ * device decides only when the mount id is unknown. */
+static int same_mount(const struct statx *sx, const struct root_id *where)
+{
+	if (where->mnt_id && (sx->stx_mask & STATX_MNT_ID))
+		return sx->stx_mnt_id == where->mnt_id;
+	return makedev(sx->stx_dev_major, sx->stx_dev_minor) == where->dev;
+}
+
+static int walk_dir(struct rescan_walk *w, struct dir_stack *stack, const char *dir,
+		    const struct root_id *where)
 {
 	char path[HSMJ_PATH_MAX];
 	struct dirent *de;
@@ -116,12 +133,12 @@ static int walk_dir(struct rescan_walk *w, struct dir_stack *stack, const char *
 			report_error(w, dir, -ENAMETOOLONG);
 			continue;
 		}
-		if (statx(fd, de->d_name, AT_SYMLINK_NOFOLLOW, RECOVER_STATX_MASK, &sx) < 0) {
+		if (statx(fd, de->d_name, AT_SYMLINK_NOFOLLOW, RECOVER_STATX_MASK | STATX_MNT_ID, &sx) < 0) {
 			if (errno != ENOENT) /* gone meanwhile: its directory changed too */
 				report_error(w, path, -errno);
 			continue;
 		}
-		if (makedev(sx.stx_dev_major, sx.stx_dev_minor) != dev)
+		if (!same_mount(&sx, where))
 			continue; /* a mount point: another filesystem */
 		r = consider(w, path, &sx);
 		if (r)
@@ -139,22 +156,23 @@ static int walk_dir(struct rescan_walk *w, struct dir_stack *stack, const char *
 int rescan_walk(struct rescan_walk *w)
 {
 	struct dir_stack stack = { 0 };
+	struct root_id where;
 	struct statx sx;
-	dev_t dev;
 	int r;
 
 	w->walked = w->reported = w->errors = 0;
-	if (statx(AT_FDCWD, w->root, AT_SYMLINK_NOFOLLOW, RECOVER_STATX_MASK, &sx) < 0)
+	if (statx(AT_FDCWD, w->root, AT_SYMLINK_NOFOLLOW, RECOVER_STATX_MASK | STATX_MNT_ID, &sx) < 0)
 		return -errno;
 	if (!S_ISDIR(sx.stx_mode))
 		return -ENOTDIR;
-	dev = makedev(sx.stx_dev_major, sx.stx_dev_minor);
+	where.dev = makedev(sx.stx_dev_major, sx.stx_dev_minor);
+	where.mnt_id = (sx.stx_mask & STATX_MNT_ID) ? sx.stx_mnt_id : 0;
 	r = consider(w, w->root, &sx);
 	if (r == 0)
 		r = stack_push(&stack, w->root);
 	while (r == 0 && stack.n > 0) {
 		char *dir = stack.v[--stack.n];
-		r = walk_dir(w, &stack, dir, dev);
+		r = walk_dir(w, &stack, dir, &where);
 		free(dir);
 	}
 	stack_free(&stack);

@@ -2,9 +2,10 @@
 #ifndef HSMR_RESCAN_H
 #define HSMR_RESCAN_H
 /*
- * The rescan walk: every entry under a directory, staying on its filesystem
- * (entries on another device, i.e. mount points, are neither reported nor
- * entered) and never following symbolic links. Entries are reported when
+ * The rescan walk: every entry under a directory, staying on its mount
+ * (mount points, told by their statx mount id, are neither reported nor
+ * entered; btrfs subvolumes, which have devices of their own, are walked)
+ * and never following symbolic links. Entries are reported when
  * their ctime is at or after a bound (ctime cannot be set from user space,
  * and every change of content, name, link count or attributes moves it).
  *

@@ -104,6 +104,15 @@ static int names_inode(const char *path, dev_t dev, uint64_t ino)
 	return sx.stx_ino == ino && makedev(sx.stx_dev_major, sx.stx_dev_minor) == dev;
 }
 
+/* sx (of a path) lies on the mount mt: the same device as its root, or the
+ * same mount (a btrfs subvolume has a device of its own, not a mount). */
+static int on_mount(const struct statx *sx, const struct recover_mount *mt)
+{
+	if (makedev(sx->stx_dev_major, sx->stx_dev_minor) == mt->dev)
+		return 1;
+	return mt->mnt_id && (sx->stx_mask & STATX_MNT_ID) && sx->stx_mnt_id == mt->mnt_id;
+}
+
 /* Look for inode ino among the entries of dir (a rename within the
  * directory is the common move). Fills out (dir/name) and returns 1 if found. */
 static int find_in_dir(const char *dir, dev_t dev, uint64_t ino, char *out, size_t cap)
@@ -144,7 +153,7 @@ static int find_in_dir(const char *dir, dev_t dev, uint64_t ino, char *out, size
  * Returns 1 with out filled, 0 when no name was found.
  */
 static int current_name(int fd, const struct recover_mount *mt, const struct hsmj_record *intent,
-			uint64_t ino, char *out, size_t cap)
+			dev_t dev, uint64_t ino, char *out, size_t cap)
 {
 	char link[64], stored[HSMJ_PATH_MAX];
 	ssize_t n;
@@ -153,13 +162,13 @@ static int current_name(int fd, const struct recover_mount *mt, const struct hsm
 	n = readlink(link, out, cap - 1);
 	if (n > 0 && (size_t)n < cap - 1 && out[0] == '/') {
 		out[n] = '\0';
-		if (names_inode(out, mt->dev, ino))
+		if (names_inode(out, dev, ino))
 			return 1;
 	}
 	if (!intent->path || !intent->path[0] ||
 	    recover_mounts_translate(mt, intent->path, stored, sizeof stored) < 0)
 		return 0;
-	if (names_inode(stored, mt->dev, ino)) {
+	if (names_inode(stored, dev, ino)) {
 		snprintf(out, cap, "%s", stored);
 		return 1;
 	}
@@ -167,7 +176,7 @@ static int current_name(int fd, const struct recover_mount *mt, const struct hsm
 	if (!slash || slash == stored)
 		return 0;
 	*slash = '\0';
-	return find_in_dir(stored, mt->dev, ino, out, cap);
+	return find_in_dir(stored, dev, ino, out, cap);
 }
 
 static int by_handle(void *ctx, const struct hsmj_record *intent, struct recover_lookup *out)
@@ -198,7 +207,9 @@ static int by_handle(void *ctx, const struct hsmj_record *intent, struct recover
 	}
 	recover_stat_from_statx(&sx, &out->st);
 	out->path[0] = '\0';
-	if (sx.stx_nlink > 0 && !current_name(fd, mt, intent, sx.stx_ino, out->path, sizeof out->path)) {
+	if (sx.stx_nlink > 0 &&
+	    !current_name(fd, mt, intent, makedev(sx.stx_dev_major, sx.stx_dev_minor), sx.stx_ino,
+			  out->path, sizeof out->path)) {
 		/* No name found: the stored one, where it is mounted now. */
 		out->path_unknown = 1;
 		if (!intent->path ||
@@ -224,9 +235,9 @@ static int by_path(void *ctx, const struct hsmj_record *intent, struct recover_l
 	r = recover_mounts_translate(mt, intent->path, out->path, sizeof out->path);
 	if (r < 0)
 		return r;
-	if (statx(AT_FDCWD, out->path, AT_SYMLINK_NOFOLLOW, RECOVER_STATX_MASK, &sx) < 0)
+	if (statx(AT_FDCWD, out->path, AT_SYMLINK_NOFOLLOW, RECOVER_STATX_MASK | STATX_MNT_ID, &sx) < 0)
 		return -errno;
-	if (makedev(sx.stx_dev_major, sx.stx_dev_minor) != mt->dev)
+	if (!on_mount(&sx, mt))
 		return -EXDEV;
 	recover_stat_from_statx(&sx, &out->st);
 	return 0;

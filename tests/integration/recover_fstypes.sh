@@ -5,7 +5,9 @@
 # filesystem mounted somewhere else after the crash is found with
 # --mount FSID=PATH, its stored paths translated to the new place; a
 # changed file moved to another directory, whose name nothing can tell on
-# a cold cache, is recorded at its old path plus an "unresolved" marker.
+# a cold cache, is recorded at its old path plus an "unresolved" marker; a
+# btrfs subvolume (its own device number) is neither "another filesystem"
+# to the path check nor a mount point to the walk.
 . "$(dirname "$0")/../lib.sh"
 need_root
 H=$HSMJ_BUILD/tests/helpers
@@ -27,14 +29,23 @@ for fstype in ext4 xfs btrfs; do
 	J=$T/jdev/j-$fstype
 	mkdir "$M/d" "$M/d2"
 	for f in keep mod del moved far; do head -c 5000 /dev/urandom >"$M/d/$f"; done
+	# btrfs: a file in a subvolume (a device number of its own, same mount).
+	extra= nchanged=3 nintents=5
+	if [ "$fstype" = btrfs ] && command -v btrfs >/dev/null; then
+		btrfs -q subvolume create "$M/sv" >/dev/null || fail "btrfs subvolume create"
+		echo sub >"$M/sv/f"
+		extra=$M/sv/f nchanged=4 nintents=6
+	fi
 	"$H/recover-mkintent" --journal "$J" --create --register "$M" --epoch-start \
-		"$M/d/keep" "$M/d/mod" "$M/d/del" "$M/d/moved" "$M/d/far" >"$T/mk.out" || fail "$fstype: recover-mkintent"
+		"$M/d/keep" "$M/d/mod" "$M/d/del" "$M/d/moved" "$M/d/far" $extra >"$T/mk.out" ||
+		fail "$fstype: recover-mkintent"
 	fsid=$(awk '$1 == "fs" { print $2 }' "$T/mk.out")
 	echo more >>"$M/d/mod"
 	rm "$M/d/del"
 	mv "$M/d/moved" "$M/d/moved2"
 	echo more >>"$M/d/far"
 	mv "$M/d/far" "$M/d2/far"
+	[ -n "$extra" ] && echo more >>"$extra"
 
 	# Mounted somewhere else now: the recorded path is an empty directory.
 	mkdir "$T/elsewhere-$fstype"
@@ -43,12 +54,13 @@ for fstype in ext4 xfs btrfs; do
 	t_on_exit "umount -l $T/elsewhere-$fstype"
 	N=$T/elsewhere-$fstype
 	"$BIN/hsm-recover" --journal "$J" --dry-run >"$T/nomount.out" 2>&1 || fail "$fstype: dry-run"
-	grep -q "5 unverifiable" "$T/nomount.out" || { cat "$T/nomount.out"; fail "$fstype: not mounted at the recorded path, yet checked"; }
+	grep -q "$nintents unverifiable" "$T/nomount.out" || { cat "$T/nomount.out"; fail "$fstype: not mounted at the recorded path, yet checked"; }
 
 	"$BIN/hsm-recover" --journal "$J" --mount "$fsid=$N" --rescan full -v >"$T/$fstype.out" 2>&1 ||
 		{ cat "$T/$fstype.out"; fail "$fstype: hsm-recover"; }
 	cat "$T/$fstype.out"
-	grep -q "recovered 5 intents: 3 changed, 1 unchanged, 1 gone, 0 unverifiable; markers: 2 written" "$T/$fstype.out" ||
+	grep -q "recovered $nintents intents: $nchanged changed, 1 unchanged, 1 gone, 0 unverifiable; markers: 2 written" \
+		"$T/$fstype.out" ||
 		fail "$fstype: unexpected outcomes"
 	grep -q "keep: unchanged via handle" "$T/$fstype.out" || fail "$fstype: the handle did not open"
 	[ "$(recovered "$J" "$N/d/mod")" = "data,recovered" ] || fail "$fstype: mod not recorded at its new place"
@@ -58,9 +70,14 @@ for fstype in ext4 xfs btrfs; do
 	[ "$(recovered "$J" "$N/d/far")" = "data,recovered" ] || fail "$fstype: far not recorded at its old path"
 	dump "$J" | grep -q "^feed [0-9]* rescan reasons=- cause=unresolved .* $N\$" ||
 		fail "$fstype: no unresolved marker for the file that moved away"
+	if [ -n "$extra" ]; then
+		[ "$(recovered "$J" "$N/sv/f")" = "data,recovered" ] || fail "$fstype: the subvolume's file not recorded"
+	fi
+	# No mounts inside: the walk sees what find sees (subvolumes included,
+	# which find -xdev would leave out).
 	walked=$(dump "$J" | awk '$1 == "feed" && $3 == "change" && $4 ~ /rescan/' | wc -l)
-	want=$(find "$N" -xdev | wc -l)
-	[ "$walked" = "$want" ] || fail "$fstype: the full walk reported $walked entries, find -xdev sees $want"
+	want=$(find "$N" | wc -l)
+	[ "$walked" = "$want" ] || fail "$fstype: the full walk reported $walked entries, find sees $want"
 	tested+=("$fstype")
 done
 note "tested: ${tested[*]}"
