@@ -214,7 +214,7 @@ static void status_print_text(struct cli *c, const char *dir, const struct statu
 	if (e->epoch_jsn == 0) {
 		fprintf(f, "epoch:            none (never started)\n");
 	} else {
-		fprintf(f, "epoch:            %llu, started %s, last live %s\n",
+		fprintf(f, "epoch:            %llu, started %s, last heartbeat %s\n",
 			(unsigned long long)e->epoch_jsn,
 			time_or_dash(e->started_ns, t1, sizeof t1),
 			time_or_dash(e->last_live_ns, t2, sizeof t2));
