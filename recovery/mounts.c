@@ -332,6 +332,22 @@ const struct recover_mount *recover_mounts_for_marker(struct recover_mounts *m, 
 	return best;
 }
 
+const struct recover_mount *recover_mounts_tracked(const struct recover_mounts *m,
+						   const struct recover_mount *mt)
+{
+	const struct recover_mount *best = NULL;
+
+	if (!mt || !mt->discovered)
+		return mt;
+	for (size_t i = 0; i < m->n; i++) {
+		const struct recover_mount *b = m->v[i];
+		if (!b->discovered && b->fd >= 0 && is_under(mt->path, b->path) &&
+		    (!best || strlen(b->path) > strlen(best->path)))
+			best = b;
+	}
+	return best;
+}
+
 size_t recover_mounts_count(const struct recover_mounts *m)
 {
 	return m->n;

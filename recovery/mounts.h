@@ -62,6 +62,12 @@ const struct recover_mount *recover_mounts_for(struct recover_mounts *m, uint64_
 const struct recover_mount *recover_mounts_for_marker(struct recover_mounts *m, uint64_t fsid,
 						      const char *path);
 
+/* The listed (tracked) filesystem a discovered one lies under, by current
+ * path (a btrfs subvolume: its filesystem's mount); mt itself when listed;
+ * NULL if none. Markers name the tracked filesystem, which walks resolve. */
+const struct recover_mount *recover_mounts_tracked(const struct recover_mounts *m,
+						   const struct recover_mount *mt);
+
 size_t recover_mounts_count(const struct recover_mounts *m);
 const struct recover_mount *recover_mounts_at(const struct recover_mounts *m, size_t i);
 

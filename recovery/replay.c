@@ -76,6 +76,10 @@ struct replay {
 static const char *fallback_path(struct recover_run *run, const struct hsmj_record *in)
 {
 	const struct recover_mount *mt = recover_mounts_for(run->mounts, in->fh.fsid, in->path);
+	const struct recover_mount *tracked = recover_mounts_tracked(run->mounts, mt);
+
+	if (tracked)
+		mt = tracked;
 	if (!mt)
 		return "/";
 	return mt->fd >= 0 ? mt->path : mt->recorded;
@@ -123,9 +127,11 @@ static int queue_outcome(struct recover_run *run, uint64_t jsn, const struct hsm
 	}
 	if (d->unlocated) {
 		/* The file may live on under a name we cannot know: a marker
-		 * covers its filesystem from the moment the window opened. */
+		 * covers its (tracked) filesystem from when the window opened. */
 		int64_t since = in->time_ns > RECOVER_CTIME_SLACK_NS ? in->time_ns - RECOVER_CTIME_SLACK_NS : 0;
-		ret = recover_marker_need(run, in->fh.fsid, fallback_path(run, in),
+		const struct recover_mount *mt =
+			recover_mounts_tracked(run->mounts, recover_mounts_for(run->mounts, in->fh.fsid, in->path));
+		ret = recover_marker_need(run, mt ? mt->fsid : in->fh.fsid, fallback_path(run, in),
 					  HSMJ_CAUSE_UNRESOLVED, since);
 		if (ret < 0)
 			return ret;

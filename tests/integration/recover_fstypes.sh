@@ -33,8 +33,8 @@ for fstype in ext4 xfs btrfs; do
 	extra= nchanged=3 nintents=5
 	if [ "$fstype" = btrfs ] && command -v btrfs >/dev/null; then
 		btrfs -q subvolume create "$M/sv" >/dev/null || fail "btrfs subvolume create"
-		echo sub >"$M/sv/f"
-		extra=$M/sv/f nchanged=4 nintents=6
+		echo sub >"$M/sv/f"; echo sub >"$M/sv/g"; mkdir "$M/sv/h"
+		extra="$M/sv/f $M/sv/g" nchanged=5 nintents=7
 	fi
 	"$H/recover-mkintent" --journal "$J" --create --register "$M" --epoch-start \
 		"$M/d/keep" "$M/d/mod" "$M/d/del" "$M/d/moved" "$M/d/far" $extra >"$T/mk.out" ||
@@ -45,7 +45,12 @@ for fstype in ext4 xfs btrfs; do
 	mv "$M/d/moved" "$M/d/moved2"
 	echo more >>"$M/d/far"
 	mv "$M/d/far" "$M/d2/far"
-	[ -n "$extra" ] && echo more >>"$extra"
+	if [ -n "$extra" ]; then
+		echo more >>"$M/sv/f"
+		# Changed and moved away inside the subvolume: its marker must be
+		# the tracked filesystem's (closed by the walk), not the subvolume's.
+		echo more >>"$M/sv/g"; mv "$M/sv/g" "$M/sv/h/g"
+	fi
 
 	# Mounted somewhere else now: the recorded path is an empty directory.
 	mkdir "$T/elsewhere-$fstype"
@@ -59,7 +64,7 @@ for fstype in ext4 xfs btrfs; do
 	"$BIN/hsm-recover" --journal "$J" --mount "$fsid=$N" --rescan full -v >"$T/$fstype.out" 2>&1 ||
 		{ cat "$T/$fstype.out"; fail "$fstype: hsm-recover"; }
 	cat "$T/$fstype.out"
-	grep -q "recovered $nintents intents: $nchanged changed, 1 unchanged, 1 gone, 0 unverifiable; markers: 2 written" \
+	grep -q "recovered $nintents intents: $nchanged changed, 1 unchanged, 1 gone, 0 unverifiable; markers: 2 written, 2 resolved, 0 open" \
 		"$T/$fstype.out" ||
 		fail "$fstype: unexpected outcomes"
 	grep -q "keep: unchanged via handle" "$T/$fstype.out" || fail "$fstype: the handle did not open"
