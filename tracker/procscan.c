@@ -62,6 +62,7 @@ struct found {
 	struct hsmj_record rec;
 	int opath;
 	dev_t dev;
+	int index; /* in t->batch */
 };
 
 struct scan {
@@ -204,11 +205,10 @@ static int cover_found(struct scan *sc)
 	struct tracker *t = sc->t;
 	int r = 0;
 
-	hsmj_batch_clear(t->batch);
 	for (size_t i = 0; i < sc->n && r >= 0; i++)
-		r = hsmj_batch_add(t->batch, &sc->v[i].rec);
+		r = sc->v[i].index = hsmj_batch_add(t->batch, &sc->v[i].rec);
 	if (r >= 0)
-		r = hsmj_commit(t->j, t->batch);
+		r = tracker_commit(t);
 	if (r < 0) {
 		hsmj_batch_clear(t->batch);
 		return r;
@@ -216,7 +216,7 @@ static int cover_found(struct scan *sc)
 	t->n.intents += sc->n;
 	for (size_t i = 0; i < sc->n; i++) {
 		struct found *f = &sc->v[i];
-		uint64_t jsn = hsmj_batch_jsn(t->batch, (int)i);
+		uint64_t jsn = hsmj_batch_jsn(t->batch, f->index);
 		char self[64];
 		int fd, rc;
 

@@ -123,13 +123,15 @@ static int settle_commit(struct tracker *t, struct settle_item *items, size_t n)
 
 	if (n == 0)
 		return 0;
-	hsmj_batch_clear(t->batch);
 	for (size_t i = 0; i < n && r == 0; i++)
 		r = add_records(t, &items[i]);
-	if (r == 0)
-		r = hsmj_commit(t->j, t->batch);
+	if (r == 0) {
+		r = tracker_commit(t);
+		hsmj_batch_clear(t->batch);
+	} else {
+		tracker_batch_abort(t);
+	}
 	if (r < 0) {
-		t->n.commit_errors++;
 		log_err("settle: journal commit failed (%s): %s; %zu files stay covered",
 			strerror(-r), hsmj_last_error(t->j), n);
 		for (size_t i = 0; i < n; i++) {
@@ -140,7 +142,6 @@ static int settle_commit(struct tracker *t, struct settle_item *items, size_t n)
 				log_err("settle: cannot restore coverage of %s: %s",
 					items[i].e->path, strerror(-r2));
 		}
-		hsmj_batch_clear(t->batch);
 		return r;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -161,7 +162,6 @@ static int settle_commit(struct tracker *t, struct settle_item *items, size_t n)
 		settled++;
 	}
 	t->n.settled += settled;
-	hsmj_batch_clear(t->batch);
 	return (int)settled;
 }
 

@@ -236,6 +236,7 @@ struct new_intent {
 	int fd;            /* the first event's fd: kept for coverage */
 	int fs;
 	int slot;          /* the slot owning fd */
+	int index;         /* in t->batch */
 };
 
 struct fan_batch {
@@ -338,7 +339,6 @@ static void fail_open_markers(struct tracker *t, struct fan_batch *fb)
 
 	for (size_t i = 0; i < fb->nintents; i++)
 		want[fb->intents[i].fs] = 1;
-	hsmj_batch_clear(t->batch);
 	for (size_t f = 0; f < t->nfs && r2 >= 0; f++) {
 		if (!want[f])
 			continue;
@@ -352,8 +352,7 @@ static void fail_open_markers(struct tracker *t, struct fan_batch *fb)
 			r2 = hsmj_batch_add(t->batch, &r);
 		hsmj_record_release(&r);
 	}
-	if (r2 >= 0)
-		r2 = hsmj_commit(t->j, t->batch);
+	r2 = r2 >= 0 ? tracker_commit(t) : r2;
 	hsmj_batch_clear(t->batch);
 	if (r2 < 0)
 		log_err("FAIL-OPEN: even the rescan marker could not be written (%s): "
@@ -374,19 +373,21 @@ static void batch_finish(struct tracker *t, struct fan_batch *fb)
 		room = coverage_capacity(t->cov) - coverage_count(t->cov);
 		if (room < fb->nintents)
 			settle_make_room(t, fb->nintents - room);
-		hsmj_batch_clear(t->batch);
 		for (size_t i = 0; i < fb->nintents && r >= 0; i++)
-			r = hsmj_batch_add(t->batch, &fb->intents[i].rec);
-		/* THE ordering point: one synced write for the whole batch; no
-		 * event is answered before it returns. */
+			r = fb->intents[i].index = hsmj_batch_add(t->batch, &fb->intents[i].rec);
+		/* THE ordering point: one synced write for the whole batch
+		 * (namespace records waiting in it ride along); no event is
+		 * answered before it returns. */
 		if (r >= 0)
-			r = hsmj_commit(t->j, t->batch);
+			r = tracker_commit(t);
+		else
+			tracker_batch_abort(t);
 		if (r >= 0) {
 			t->n.batches++;
 			t->n.intents += fb->nintents;
 			for (size_t i = 0; i < fb->nintents; i++) {
 				struct new_intent *ni = &fb->intents[i];
-				uint64_t jsn = hsmj_batch_jsn(t->batch, (int)i);
+				uint64_t jsn = hsmj_batch_jsn(t->batch, ni->index);
 				int rc = tracker_cover(t, ni->fd, &ni->rec, jsn, ni->dev);
 
 				if (rc == 0) {
@@ -408,6 +409,7 @@ static void batch_finish(struct tracker *t, struct fan_batch *fb)
 				fb->nintents, strerror(-r), hsmj_last_error(t->j),
 				t->opts.fail_mode == FAIL_CLOSED ? "denying the accesses"
 								 : "fail-open");
+			hsmj_batch_clear(t->batch);
 			if (t->opts.fail_mode == FAIL_OPEN)
 				fail_open_markers(t, fb);
 			for (size_t i = 0; i < fb->nslots; i++) {
@@ -504,7 +506,6 @@ static void notify_markers_owed(struct tracker *t)
 
 	if (!t->notify_lost_since_ns)
 		return;
-	hsmj_batch_clear(t->batch);
 	for (size_t f = 0; f < t->nfs && rc >= 0; f++) {
 		hsmj_record_init(&r, HSMJ_KIND_RESCAN);
 		r.time_ns = hsmj_now_ns();
@@ -517,8 +518,7 @@ static void notify_markers_owed(struct tracker *t)
 			rc = hsmj_batch_add(t->batch, &r);
 		hsmj_record_release(&r);
 	}
-	if (rc >= 0)
-		rc = hsmj_commit(t->j, t->batch);
+	rc = rc >= 0 ? tracker_commit(t) : rc;
 	hsmj_batch_clear(t->batch);
 	if (rc >= 0) {
 		log_notice("rescan markers written for the namespace records lost earlier");
@@ -526,36 +526,80 @@ static void notify_markers_owed(struct tracker *t)
 	}
 }
 
+/* Namespace records do not gate any access: they wait in t->batch and are
+ * committed with the next intent batch, settle round or timer tick (so at
+ * most one tick late), and always before a heartbeat or the clean-stop,
+ * whose times bound the rescan marker of a crash. */
+#define NOTIFY_PENDING_MAX 4096
+
 static void handle_notify(struct tracker *t, unsigned char *buf, size_t cap)
 {
+	if (!t->notify)
+		return;
 	for (;;) {
 		ssize_t n = read(notify_group_fd(t->notify), buf, cap);
+		size_t before;
 		int r;
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			break;
-		hsmj_batch_clear(t->batch);
+		before = hsmj_batch_count(t->batch);
 		r = notify_group_handle(t->notify, buf, (size_t)n, t->batch);
 		if (r < 0)
 			log_err("notification events: %s", strerror(-r));
-		if (hsmj_batch_count(t->batch) > 0) {
-			size_t cnt = hsmj_batch_count(t->batch);
-			int rc = hsmj_commit(t->j, t->batch);
-
-			if (rc < 0) {
-				t->n.commit_errors++;
-				log_err("journal commit of %zu namespace records failed (%s); "
-					"a rescan marker is owed", cnt, strerror(-rc));
-				if (!t->notify_lost_since_ns)
-					t->notify_lost_since_ns = hsmj_now_ns();
-			} else {
-				t->n.notify_records += cnt;
-			}
-		}
-		hsmj_batch_clear(t->batch);
+		if (hsmj_batch_count(t->batch) > before && !t->notify_pending)
+			t->notify_pending_since_ns = hsmj_now_ns();
+		t->notify_pending += hsmj_batch_count(t->batch) - before;
+		if (t->notify_pending >= NOTIFY_PENDING_MAX)
+			tracker_flush(t);
 	}
+}
+
+int tracker_commit(struct tracker *t)
+{
+	size_t pending = t->notify_pending;
+	int r = hsmj_commit(t->j, t->batch);
+
+	if (r < 0) {
+		t->n.commit_errors++;
+		if (pending) {
+			log_err("journal commit failed (%s): %zu namespace records lost, a rescan "
+				"marker is owed", strerror(-r), pending);
+			if (!t->notify_lost_since_ns)
+				t->notify_lost_since_ns = t->notify_pending_since_ns;
+		}
+	} else {
+		t->n.notify_records += pending;
+	}
+	t->notify_pending = 0;
+	t->notify_pending_since_ns = 0;
+	return r;
+}
+
+void tracker_batch_abort(struct tracker *t)
+{
+	if (t->notify_pending) {
+		log_err("%zu namespace records dropped with a failed batch: a rescan marker is owed",
+			t->notify_pending);
+		if (!t->notify_lost_since_ns)
+			t->notify_lost_since_ns = t->notify_pending_since_ns;
+	}
+	t->notify_pending = 0;
+	t->notify_pending_since_ns = 0;
+	hsmj_batch_clear(t->batch);
+}
+
+int tracker_flush(struct tracker *t)
+{
+	int r;
+
+	if (hsmj_batch_count(t->batch) == 0)
+		return 0;
+	r = tracker_commit(t);
+	hsmj_batch_clear(t->batch);
+	return r;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -576,20 +620,25 @@ static void send_status(struct tracker *t)
 	sd_notify(0, status);
 }
 
-static void heartbeat(struct tracker *t)
+static void heartbeat(struct tracker *t, unsigned char *buf, size_t cap)
 {
 	struct hsmj_record r;
 	int rc;
 
 	hsmj_record_init(&r, HSMJ_KIND_HEARTBEAT);
+	/* "Live until time_ns" must include every namespace event before it:
+	 * take the time, then drain the notification queue into the batch. */
 	r.time_ns = hsmj_now_ns();
 	r.epoch_jsn = t->epoch_jsn;
-	hsmj_batch_clear(t->batch);
+	handle_notify(t, buf, cap);
 	rc = hsmj_batch_add(t->batch, &r);
-	if (rc >= 0)
-		rc = hsmj_commit(t->j, t->batch);
-	hsmj_batch_clear(t->batch);
 	hsmj_record_release(&r);
+	if (rc < 0) {
+		tracker_batch_abort(t);
+	} else {
+		rc = tracker_commit(t);
+		hsmj_batch_clear(t->batch);
+	}
 	if (rc < 0) {
 		if (!t->heartbeat_failing)
 			log_err("heartbeat commit failed: %s (%s)", strerror(-rc),
@@ -601,7 +650,8 @@ static void heartbeat(struct tracker *t)
 	}
 }
 
-static void on_timer(struct tracker *t, int timer_fd, uint64_t watchdog_usec)
+static void on_timer(struct tracker *t, int timer_fd, uint64_t watchdog_usec,
+		     unsigned char *buf, size_t cap)
 {
 	static int64_t last_status, last_watchdog;
 	int64_t now = tracker_mono_ns();
@@ -612,8 +662,10 @@ static void on_timer(struct tracker *t, int timer_fd, uint64_t watchdog_usec)
 	settle_run(t, 0);
 	notify_markers_owed(t);
 	if (now - t->last_heartbeat_ns >= t->opts.heartbeat_ns) {
-		heartbeat(t);
+		heartbeat(t, buf, cap);
 		t->last_heartbeat_ns = now;
+	} else if (t->notify_pending) {
+		tracker_flush(t);
 	}
 	if (now - last_status >= 1000000000LL) {
 		send_status(t);
@@ -1077,15 +1129,20 @@ static int stop(struct tracker *t, struct fan_batch *fb)
 	if (coverage_count(t->cov) > 0)
 		log_warn("%zu files still open for write at stop: their intents stay in flight",
 			 coverage_count(t->cov));
+	handle_notify(t, fb->buf, sizeof fb->buf); /* namespace events before the stop time */
 	hsmj_record_init(&r, HSMJ_KIND_CLEAN_STOP);
 	r.time_ns = unmark_ns;
 	r.ref_jsn = t->epoch_jsn;
 	r.epoch_jsn = t->epoch_jsn;
-	hsmj_batch_clear(t->batch);
 	idx = hsmj_batch_add(t->batch, &r);
 	hsmj_record_release(&r);
-	rc = idx < 0 ? idx : hsmj_commit(t->j, t->batch);
-	hsmj_batch_clear(t->batch);
+	if (idx < 0) {
+		tracker_batch_abort(t);
+		rc = idx;
+	} else {
+		rc = tracker_commit(t);
+		hsmj_batch_clear(t->batch);
+	}
 	if (rc < 0)
 		log_err("cannot write clean-stop: %s (%s)", strerror(-rc), hsmj_last_error(t->j));
 	else
@@ -1208,7 +1265,7 @@ int tracker_run(struct tracker *t)
 		if (want_sig)
 			on_signal(t, sig_fd);
 		if (want_timer)
-			on_timer(t, timer_fd, watchdog_usec);
+			on_timer(t, timer_fd, watchdog_usec, fb->buf, sizeof fb->buf);
 	}
 	r = stop(t, fb);
 	io_uring_queue_exit(&ring);

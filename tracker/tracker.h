@@ -62,7 +62,11 @@ struct notify_group;
 struct tracker {
 	struct tracker_opts opts;
 	struct hsmj *j;
-	struct hsmj_batch *batch;     /* reused for every commit */
+	/* The one batch every commit goes through. Between commits it holds
+	 * only namespace records waiting to ride along with the next commit
+	 * (notify_pending of them): a commit site adds its records, calls
+	 * tracker_commit(), reads its JSNs, then clears it. */
+	struct hsmj_batch *batch;
 	struct watched_fs fs[TRACKER_MAX_WATCH];
 	size_t nfs;
 	int fan_fd;
@@ -75,6 +79,8 @@ struct tracker {
 	int64_t last_heartbeat_ns;    /* CLOCK_MONOTONIC */
 	int heartbeat_failing;
 	int64_t notify_lost_since_ns; /* a namespace commit failed: rescan marker owed */
+	size_t notify_pending;        /* namespace records waiting in batch */
+	int64_t notify_pending_since_ns;
 	struct tracker_counters n;
 };
 
@@ -92,6 +98,15 @@ int tracker_fs_index(const struct tracker *t, dev_t dev);
 /* Intent record for the file behind fd (path, handle, fsid, pre stat). */
 int tracker_fill_intent(struct tracker *t, int fd, const char *proc_path,
 			struct hsmj_record *r, const struct hsmj_stat *pre, int fs_index);
+/* Commit t->batch (with the namespace records waiting in it) in one synced
+ * write; does not clear it, so the caller can read JSNs. On failure the
+ * waiting namespace records are lost and a rescan marker becomes owed. */
+int tracker_commit(struct tracker *t);
+/* Commit whatever waits in t->batch, and clear it. */
+int tracker_flush(struct tracker *t);
+/* The caller failed to build its records: clear t->batch (a rescan marker
+ * becomes owed for the namespace records that were waiting in it). */
+void tracker_batch_abort(struct tracker *t);
 /* Put an entry for a durable intent into coverage: ignore mark through fd
  * (or proc_path when fd < 0), then the table takes ownership of fd and path.
  * -ENOSPC: table full; other -errno: the mark failed. */

@@ -12,6 +12,7 @@ echo held >"$TFS/held"
 sync
 tr_start --max-covered 3 --settle-delay 3600
 coproc H { exec "$WL" hold "$TFS/held"; }
+hpid=$H_PID
 read -r l <&"${H[0]}" && [ "$l" = held ] || fail "holder did not start"
 for i in 1 2 3 4 5 6 7 8; do
 	"$WL" append "$TFS/f$i" || fail "append f$i"
@@ -24,7 +25,7 @@ tr_feed intents | grep -q "$TFS/held" || fail "the held file was evicted"
 n=$(tr_changes | grep -c "	data$")
 [ "$n" -ge 6 ] || { tr_changes; fail "want >= 6 data changes from eviction, got $n"; }
 echo q >&"${H[1]}"
-wait "$H_PID"
+wait "$hpid" 2>/dev/null
 tr_stop
 n=$(tr_changes | grep -c "	data$")
 [ "$n" = 9 ] || { tr_changes; fail "want 9 data changes after the stop, got $n"; }

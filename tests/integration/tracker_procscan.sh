@@ -14,17 +14,19 @@ echo ro >"$TFS/ro"
 sync
 
 coproc H1 { exec "$WL" hold "$TFS/held"; }
+h1=$H1_PID
 read -r l1 <&"${H1[0]}" && [ "$l1" = held ] || fail "holder 1 did not start"
 coproc H2 { exec "$WL" hold-mmap "$TFS/mapped"; }
+h2=$H2_PID
 read -r l2 <&"${H2[0]}" && [ "$l2" = held ] || fail "holder 2 did not start"
 exec 8<"$TFS/ro"
 
 tr_start
 intents=$(tr_feed intents)
-echo "$intents" | awk -F'\t' -v p="$TFS/held" -v pid="$H1_PID" '$7 == p && $6 == pid' | grep -q . ||
-	fail "no intent for the file held open for write by $H1_PID: $intents"
-echo "$intents" | awk -F'\t' -v p="$TFS/mapped" -v pid="$H2_PID" '$7 == p && $6 == pid' | grep -q . ||
-	fail "no intent for the file mapped writable by $H2_PID: $intents"
+echo "$intents" | awk -F'\t' -v p="$TFS/held" -v pid="$h1" '$7 == p && $6 == pid' | grep -q . ||
+	fail "no intent for the file held open for write by $h1: $intents"
+echo "$intents" | awk -F'\t' -v p="$TFS/mapped" -v pid="$h2" '$7 == p && $6 == pid' | grep -q . ||
+	fail "no intent for the file mapped writable by $h2: $intents"
 echo "$intents" | grep -q "$TFS/ro" && fail "a file held read-only got an intent"
 
 # Writes through the old fd and the old mapping raise no events; settle
@@ -41,7 +43,7 @@ t_wait_for 20 still_open || { tr_changes; fail "no still-open change records"; }
 
 echo q >&"${H1[1]}"
 echo q >&"${H2[1]}"
-wait "$H1_PID" "$H2_PID" 2>/dev/null
+wait "$h1" "$h2" 2>/dev/null
 tr_wait_settled
 n=$(tr_changes | grep -c -e "^$TFS/held	data$" -e "^$TFS/mapped	data$")
 [ "$n" = 2 ] || { tr_changes; fail "want a final data change for both files"; }
