@@ -200,6 +200,12 @@ static void test_directory_rename(void **state)
 	rec(t, DATA, "/m/d/w", NULL, 0, 0);
 	rec(t, DATA, "/m/d/sub/z", NULL, 4, 0);
 	rec(t, DATA, "/m/e/x", NULL, 3, 0);
+	/* a late record about a file deleted before the move: it stays gone */
+	rec(t, DATA, "/m/e/q", NULL, 0, 0);
+	rec(t, DELETE, "/m/e/q", NULL, 0, 0);
+	ren(t, "/m/e", "/m/e2", 9, HSMJ_FLAG_DIR);
+	ren(t, "/m/e2", "/m/e", 9, HSMJ_FLAG_DIR);
+	rec(t, DATA, "/m/e/q", NULL, 0, 0);
 	expect(t, "C /m/e [rename-to] <- /m/d\n"
 		  "C /m/e/sub/z [data,rename-to] <- /m/d/sub/z\n"
 		  "C /m/e/w [data,rename-to] <- /m/d/w\n"
@@ -208,7 +214,9 @@ static void test_directory_rename(void **state)
 		  "D /m/d [delete,rename-from] -> /m/e\n"
 		  "D /m/d/sub/z [delete,rename-from] -> /m/e/sub/z\n"
 		  "D /m/d/w [delete,rename-from] -> /m/e/w\n"
-		  "D /m/d/y [delete,rename-from] -> /m/e/y\n");
+		  "D /m/d/y [delete,rename-from] -> /m/e/y\n"
+		  "D /m/e/q [data,delete]\n"
+		  "D /m/e2 [delete]\n");
 }
 
 static void test_directory_renamed_twice_and_deleted(void **state)

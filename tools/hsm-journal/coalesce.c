@@ -146,6 +146,7 @@ struct coalesce {
 	struct map paths; /* path -> live object */
 	struct map fhs;   /* handle -> live object */
 	struct map seen;  /* every path an object has had in the range */
+	struct map below; /* directory -> live objects below it (absent: none) */
 	struct rename_step *renames;
 	size_t nrenames, caprenames;
 	/* The first half of a rename pair, to fold the second into it. */
@@ -179,6 +180,7 @@ void coalesce_free(struct coalesce *co)
 	map_free(&co->paths);
 	map_free(&co->fhs);
 	map_free(&co->seen);
+	map_free(&co->below);
 	free(co);
 }
 
@@ -233,6 +235,33 @@ static int obj_new(struct coalesce *co, const char *origin, size_t *idx)
 	return 0;
 }
 
+/* Count an object placed at (delta 1) or taken from (delta -1) path in
+ * every directory above it, so that a rename or rmdir of a directory scans
+ * the objects only when some are below it. */
+static int below_adjust(struct coalesce *co, const char *path, int delta)
+{
+	for (const char *s = strrchr(path, '/'); s && s > path; ) {
+		size_t n = (size_t)(s - path), v = map_get(&co->below, path, n);
+		int rc;
+
+		if (v == NONE)
+			v = 0;
+		if (delta < 0 && v <= 1)
+			map_del(&co->below, path, n);
+		else if ((rc = map_put(&co->below, path, n, delta > 0 ? v + 1 : v - 1)) < 0)
+			return rc;
+		do
+			s--;
+		while (s > path && *s != '/');
+	}
+	return 0;
+}
+
+static bool anything_below(const struct coalesce *co, const char *dir)
+{
+	return map_get(&co->below, dir, strlen(dir)) != NONE;
+}
+
 /* Put object idx at path (live there from now on). */
 static int obj_place(struct coalesce *co, size_t idx, const char *path)
 {
@@ -248,15 +277,17 @@ static int obj_place(struct coalesce *co, size_t idx, const char *path)
 	if ((rc = map_put(&co->paths, p, strlen(p), idx)) < 0 ||
 	    (rc = map_put(&co->seen, p, strlen(p), 0)) < 0)
 		return rc;
-	return 0;
+	return below_adjust(co, p, 1);
 }
 
 static void obj_unplace(struct coalesce *co, size_t idx)
 {
 	struct object *o = &co->objs[idx];
 
-	if (o->path && live_at(co, o->path) == idx)
+	if (o->path && live_at(co, o->path) == idx) {
 		map_del(&co->paths, o->path, strlen(o->path));
+		below_adjust(co, o->path, -1); /* only frees: cannot fail */
+	}
 }
 
 static void obj_gone(struct coalesce *co, size_t idx)
@@ -311,7 +342,7 @@ static void gone_below(struct coalesce *co, const char *dir)
 {
 	size_t n = strlen(dir);
 
-	for (size_t i = 0; i < co->nobjs; i++) {
+	for (size_t i = 0; anything_below(co, dir) && i < co->nobjs; i++) {
 		struct object *o = &co->objs[i];
 
 		if (!o->gone && o->path && strncmp(o->path, dir, n) == 0 && o->path[n] == '/')
@@ -325,6 +356,8 @@ static int move_below(struct coalesce *co, const char *from, const char *to, siz
 	size_t n = strlen(from), *moved = NULL, nmoved = 0;
 	int rc = 0;
 
+	if (!anything_below(co, from))
+		return 0;
 	for (size_t i = 0; i < co->nobjs; i++) {
 		struct object *o = &co->objs[i];
 
@@ -541,15 +574,19 @@ int coalesce_add(struct coalesce *co, uint64_t jsn, const struct hsmj_record *r)
 		/* Older than a rename or delete the range already applied. */
 		if (!(moved = translate(co, r->path)))
 			return -ENOMEM;
-		if (strcmp(moved, r->path) == 0) {
-			free(moved); /* deleted since: its delete says it all */
-			return 0;
-		}
 		idx = live_at(co, moved);
-		rc = idx == NONE ? obj_preexisting(co, r->path, moved, &idx) : 0;
+		/* Not found where the renames took its path: if the range had
+		 * an object at exactly that path, it is gone since (its delete
+		 * says it all); else it is one nobody named, moved with its
+		 * directory. */
+		rc = 0;
+		if (idx == NONE && !seen(co, r->path) && strcmp(moved, r->path) != 0)
+			rc = obj_preexisting(co, r->path, moved, &idx);
 		free(moved);
 		if (rc < 0)
 			return rc;
+		if (idx == NONE)
+			return 0;
 	}
 	if (idx == NONE && (rc = obj_preexisting(co, r->path, r->path, &idx)) < 0)
 		return rc;
