@@ -96,6 +96,23 @@ err_is "no consumer nightly"
 run "$H" --journal "$J" changes --consumer nightly; expect 0 "a removed consumer starts over"
 WHAT="removed consumer" out_is /m/a /m/b /m/c /m/live1 /m/live2
 
+note "a consumer of another journal, a corrupt consumer file"
+"$H" --journal "$T/jother" ack --consumer moved "$("$H" --journal "$T/jother" cursor)" || fail "ack in jother"
+cp "$T/jother/consumers/moved" "$J/consumers/moved" || fail "copy consumer file"
+run "$H" --journal "$J" changes --consumer moved; expect 3 "a consumer whose cursor is of another journal"
+err_is "journal reset: full backup needed"
+run "$H" --journal "$J" consumers --json; expect 0 "consumers with a reset one"
+[ "$(jq -r '.[] | select(.name == "moved") | .state' "$T/out")" = reset ] || fail "state reset: $(cat "$T/out")"
+run "$H" --journal "$J" ack --consumer moved "$("$H" --journal "$J" cursor)"; expect 0 "ack after a reset"
+run "$H" --journal "$J" changes --consumer moved; expect 0 "after the new ack"
+echo garbage >"$J/consumers/broken"
+run "$H" --journal "$J" changes --consumer broken; expect 1 "a corrupt consumer file"
+err_is "consumer broken: its state file is corrupt"
+run "$H" --journal "$J" consumers; expect 1 "listing with a corrupt consumer file"
+err_is "a consumer state file is corrupt"
+run "$H" --journal "$J" consumers remove broken; expect 0 "remove the corrupt one"
+run "$H" --journal "$J" consumers remove moved; expect 0 "remove moved"
+
 # ---- retention with two consumers ----
 note "trim: the slowest consumer holds records back"
 J2=$T/j2
