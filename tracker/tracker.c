@@ -371,8 +371,13 @@ static void batch_finish(struct tracker *t, struct fan_batch *fb)
 
 	if (fb->nintents > 0) {
 		room = coverage_capacity(t->cov) - coverage_count(t->cov);
-		if (room < fb->nintents)
-			settle_make_room(t, fb->nintents - room);
+		if (room < fb->nintents) {
+			/* Evict in chunks: one settle commit frees room for many
+			 * later batches instead of one commit per new file. */
+			size_t want = fb->nintents - room, chunk = coverage_capacity(t->cov) / 32;
+
+			settle_make_room(t, want > chunk ? want : chunk);
+		}
 		for (size_t i = 0; i < fb->nintents && r >= 0; i++)
 			r = fb->intents[i].index = hsmj_batch_add(t->batch, &fb->intents[i].rec);
 		/* THE ordering point: one synced write for the whole batch
