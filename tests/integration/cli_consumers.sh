@@ -258,6 +258,22 @@ run "$H" --journal "$J4" changes --since "$C6" --under /mnt/x/sub --format paths
 run "$H" --journal "$J4" changes --since "$C6" --under /mnt/x/sub --format jsonl; expect 0 "markers in jsonl"
 [ "$(head -n -1 "$T/out" | jq -r .path)" = /mnt/x/sub/deep ] || fail "jsonl markers: $(cat "$T/out")"
 
+note "changes --under: a directory above the tree renamed"
+C7=$("$H" --journal "$J4" cursor)
+fill "$J4" 'time 1700000300' 'change rename-from /mnt/x /mnt/z dir' 'change rename-to /mnt/z /mnt/x dir'
+run "$H" --journal "$J4" changes --since "$C7" --under /mnt/x/sub/; expect 4 "the tree moved away"
+[ -s "$T/out" ] && fail "paths printed for a tree that moved: $(cat "$T/out")"
+grep -qxF "rescan needed: /mnt/x/sub (moved or replaced) since 2023-11-14T22:18:20Z" "$T/err" ||
+	{ cat "$T/err"; fail "no rescan line for the moved tree"; }
+run "$H" --journal "$J4" changes --since "$C7" --under /mnt/x/sub --format jsonl; expect 0 "moved tree, jsonl"
+[ "$(head -n -1 "$T/out" | wc -l)" = 2 ] || fail "jsonl of the moved tree: $(cat "$T/out")"
+run "$H" --journal "$J4" changes --since "$C7" --under /mnt/q; expect 0 "another tree"
+[ -s "$T/out" ] && fail "another tree: $(cat "$T/out")"
+C8=$("$H" --journal "$J4" cursor)
+fill "$J4" 'change create /mnt/w dir' 'change create /mnt/w/f'
+run "$H" --journal "$J4" changes --since "$C8" --under /mnt/w; expect 0 "the tree itself created"
+WHAT="created tree" out_is /mnt/w /mnt/w/f
+
 # ---- cursor --at ----
 note "cursor --at"
 J5=$T/j5

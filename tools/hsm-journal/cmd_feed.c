@@ -15,6 +15,7 @@
 struct seen_marker {
 	uint64_t jsn;
 	uint32_t cause;
+	const char *why; /* instead of the cause: not a marker record */
 	int64_t since_ns;
 	char *path;
 };
@@ -69,8 +70,28 @@ static int keep_record(struct feed_out *o, uint64_t jsn, const struct hsmj_recor
 	return 0;
 }
 
-/* --under: a change about the tree (either name of a rename); a marker
- * inside the tree or above it (a marker for /mnt/x covers /mnt/x/sub). */
+#define NAMESPACE (HSMJ_REASON_CREATE | HSMJ_REASON_DELETE | HSMJ_REASON_RENAME_FROM | \
+		   HSMJ_REASON_RENAME_TO)
+
+/* Is name a directory above u, or u itself when renames says so? */
+static bool above(const char *u, const char *name, bool renames)
+{
+	return name && path_under(u, name) && (renames || strcmp(u, name) != 0);
+}
+
+/* --under: a rename of the tree itself, or a rename, delete or create of a
+ * directory above it, which moves or replaces the whole tree. */
+static bool moves_the_tree(const struct feed_out *o, const struct hsmj_record *r)
+{
+	bool renames = r->reasons & (HSMJ_REASON_RENAME_FROM | HSMJ_REASON_RENAME_TO);
+
+	return o->under && r->kind == HSMJ_KIND_CHANGE && (r->reasons & NAMESPACE) &&
+	       (above(o->under, r->path, renames) || above(o->under, r->path2, renames));
+}
+
+/* --under: a change about the tree (either name of a rename) or one that
+ * moves it; a marker inside the tree or above it (a marker for /mnt/x
+ * covers /mnt/x/sub). */
 static bool in_scope(const struct feed_out *o, const struct hsmj_record *r)
 {
 	const char *u = o->under;
@@ -79,7 +100,8 @@ static bool in_scope(const struct feed_out *o, const struct hsmj_record *r)
 		return true;
 	switch (r->kind) {
 	case HSMJ_KIND_CHANGE:
-		return (r->path && path_under(r->path, u)) || (r->path2 && path_under(r->path2, u));
+		return (r->path && path_under(r->path, u)) || (r->path2 && path_under(r->path2, u)) ||
+		       moves_the_tree(o, r);
 	case HSMJ_KIND_RESCAN:
 	case HSMJ_KIND_RESCAN_DONE:
 		return !r->path || path_under(r->path, u) || path_under(u, r->path);
@@ -95,7 +117,8 @@ static int print_path(const struct feed_out *o, const char *path)
 	return fmt_path(o->c->out, path, o->format == FMT_PATHS0);
 }
 
-static int remember_marker(struct feed_out *o, uint64_t jsn, const struct hsmj_record *r)
+static int remember_marker(struct feed_out *o, uint64_t jsn, const struct hsmj_record *r,
+			   const char *why)
 {
 	struct seen_marker *m;
 
@@ -109,8 +132,13 @@ static int remember_marker(struct feed_out *o, uint64_t jsn, const struct hsmj_r
 		o->cap = ncap;
 	}
 	m = &o->markers[o->nmarkers];
-	*m = (struct seen_marker){ .jsn = jsn, .cause = r->cause, .since_ns = r->since_ns };
-	m->path = strdup(r->path ? r->path : "-");
+	*m = (struct seen_marker){ .jsn = jsn, .cause = r->cause, .since_ns = r->since_ns, .why = why };
+	if (why) { /* about the --under tree itself, from a change record */
+		m->since_ns = r->time_ns;
+		m->path = strdup(o->under);
+	} else {
+		m->path = strdup(r->path ? r->path : "-");
+	}
 	if (!m->path)
 		return -ENOMEM;
 	o->nmarkers++;
@@ -165,7 +193,11 @@ static int feed_record(uint64_t jsn, const struct hsmj_record *r, void *arg)
 	/* Every marker in range counts, even one whose rescan-done follows: a
 	 * rescan walk reports the files it finds, never the ones deleted in
 	 * the gap, so only the consumer's own rescan of the path is complete. */
-	if (r->kind == HSMJ_KIND_RESCAN && (rc = remember_marker(o, jsn, r)) < 0)
+	if (r->kind == HSMJ_KIND_RESCAN && (rc = remember_marker(o, jsn, r, NULL)) < 0)
+		goto out;
+	/* The names below the tree cannot say that all of it moved: like a
+	 * marker, this makes the path list incomplete (exit 4). */
+	if (moves_the_tree(o, r) && (rc = remember_marker(o, jsn, r, "moved or replaced")) < 0)
 		goto out;
 	if (o->co) {
 		/* Coalesced: entries are printed after the walk, with the
@@ -309,7 +341,9 @@ static const char changes_help[] =
 	"                      deleted paths listed (reason delete)\n"
 	"      --deleted       only the paths deleted (net) since CURSOR, not those\n"
 	"                      below a deleted directory (implies --coalesce)\n"
-	"  -u, --under PATH    only changes at PATH or below it (component-wise)\n"
+	"  -u, --under PATH    only changes at PATH or below it (component-wise);\n"
+	"                      markers at or above it count, and so does a rename\n"
+	"                      of PATH or of a directory above it\n"
 	"  -j, --journal DIR   the journal (default: $" CLI_ENV_DIR ")\n"
 	"  -h, --help          show this help\n"
 	"\n"
@@ -384,6 +418,9 @@ int cmd_changes(struct cli *c, int argc, char **argv)
 		case 'u':
 			if (optarg[0] != '/')
 				return cli_usage(c, argv[0], "--under wants an absolute path, not '%s'", optarg);
+			/* without trailing slashes, so that it compares to names */
+			for (size_t n = strlen(optarg); n > 1 && optarg[n - 1] == '/'; n--)
+				optarg[n - 1] = 0;
 			o.under = optarg;
 			break;
 		default:
@@ -483,7 +520,7 @@ int cmd_changes(struct cli *c, int argc, char **argv)
 			if (fmt_time(m->since_ns, FMT_TIME_SECONDS, tbuf, sizeof tbuf) < 0)
 				snprintf(tbuf, sizeof tbuf, "%lld", (long long)m->since_ns);
 			fprintf(c->err, "rescan needed: %s (%s) since %s\n", m->path,
-				fmt_cause(m->cause, cbuf, sizeof cbuf), tbuf);
+				m->why ? m->why : fmt_cause(m->cause, cbuf, sizeof cbuf), tbuf);
 			code = CLI_EXIT_RESCAN;
 		}
 		fprintf(c->err, "cursor: %s\n", cursor);
