@@ -1,5 +1,6 @@
 # Shared by tests/integration/tracker_*.sh (source after tests/lib.sh).
-#   tr_setup [TFS_SIZE] [JFS_SIZE]   loop ext4 TFS at $TFS, journal fs at $T/jfs, $J
+#   tr_setup [TFS_SIZE] [JFS_SIZE]   loop TFS at $TFS (ext4, or $TR_FSTYPE), journal
+#                                    ext4 at $T/jfs, journal dir $J
 #   tr_start [tracker args...]       start hsm-tracker, wait for its "ready" line
 #   tr_stop                          SIGTERM, wait, expect exit 0
 #   tr_feed feed|intents|epochs|markers    records, tab-separated (tracker-feed)
@@ -12,7 +13,9 @@ tr_setup() {
 	need_root
 	[ -x "$BIN/hsm-tracker" ] || fail "build first: $BIN/hsm-tracker missing"
 	[ -x "$WL" ] || fail "build first: $WL missing"
-	t_mkfs tfs ext4 "${1:-256M}"
+	local size=${1:-256M}
+	[ "${TR_FSTYPE:-ext4}" = ext4 ] || size=512M # xfs wants >= 300M
+	t_mkfs tfs "${TR_FSTYPE:-ext4}" "$size"
 	t_mkfs jfs ext4 "${2:-256M}"
 	TFS=$T/tfs
 	J=$T/jfs/journal
