@@ -23,7 +23,8 @@
  *   sleep-until FILE                wait until FILE exists
  * REASONS: comma-separated names (data,create,rename-from,...); CAUSE: a
  * cause name (overflow, unclean-stop, ...). STAT: size=N mtime=SECONDS
- * ctime=SECONDS ino=N gen=N mode=OCTAL nlink=N; flags: dir, symlink.
+ * ctime=SECONDS ino=N gen=N mode=OCTAL nlink=N; flags: dir, symlink;
+ * fh=HEX: a file handle (fsid 1, type 1, these bytes) on any record.
  * After each commit prints "KIND JSN PATH" for every record it wrote.
  *
  * There is no way through journal.h to store a record that does not decode,
@@ -234,6 +235,19 @@ static bool parse_option(struct fill *f, struct hsmj_record *r, const char *w)
 		snprintf(off, sizeof off, "%.*s", (int)(plus - v), v);
 		hsmj_record_add_range(r, parse_u64(f, off, 10),
 				      *(plus + 1) ? parse_u64(f, plus + 1, 10) : 0);
+	} else if (KEY("fh")) {
+		size_t n = strlen(v);
+
+		if (n == 0 || n % 2 || n / 2 > HSMJ_FH_MAX)
+			die(f, "fh wants 2 to %d hex digits", 2 * HSMJ_FH_MAX);
+		r->fh.fsid = 1;
+		r->fh.type = 1;
+		r->fh.len = (uint32_t)(n / 2);
+		for (size_t i = 0; i < n / 2; i++) {
+			char byte[3] = { v[2 * i], v[2 * i + 1], 0 };
+
+			r->fh.bytes[i] = (uint8_t)parse_u64(f, byte, 16);
+		}
 	} else if (KEY("since")) {
 		r->since_ns = parse_time(f, v);
 	} else if (KEY("until")) {

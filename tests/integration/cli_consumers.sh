@@ -216,6 +216,19 @@ run "$H" --journal "$J3" changes --coalesce --format table; expect 0 "coalesce t
 grep -qE '^ +5  2023-11-14T22:13:20Z  change  data,rename-to +/m/c <- /m/a$' "$T/out" ||
 	{ cat "$T/out"; fail "coalesced table"; }
 
+note "changes --coalesce follows file handles through the journal"
+J6=$T/j6
+"$H" --journal "$J6" init >/dev/null || fail "init j6"
+# the data change names the file by a name the range never saw (the one
+# its intent had, say): only the handle ties it to the renamed file
+fill "$J6" 'change rename-from /m/p /m/q fh=0a0b' 'change rename-to /m/q /m/p fh=0a0b' \
+	'change data /m/intent-name fh=0a0b' 'change data /m/other fh=0c0d'
+run "$H" --journal "$J6" changes --coalesce --format jsonl; expect 0 "coalesce by handle"
+head -n -1 "$T/out" | jq -c '[.path, .reasons, .path2, .handle.handle]' >"$T/got"
+printf '%s\n' '["/m/p",["delete","rename-from"],"/m/q","0a0b"]' \
+	'["/m/q",["data","rename-to"],"/m/p","0a0b"]' '["/m/other",["data"],null,"0c0d"]' >"$T/want"
+diff -u "$T/want" "$T/got" || fail "coalesced by handle"
+
 note "changes --deleted"
 run "$H" --journal "$J3" changes --deleted --format paths0; expect 0 "--deleted"
 tr '\0' '\n' <"$T/out" >"$T/got"; mv "$T/got" "$T/out"
