@@ -194,9 +194,31 @@ static void close_db(struct hsmj *j)
 	j->db = NULL;
 }
 
+/* RocksDB's diagnostic LOG goes to another filesystem than the journal:
+ * Debian's librocksdb keeps assertions on, and a LOG write after the
+ * journal device failed (full, shut down) aborts the process, which for the
+ * tracker would release every waiting writer unrecorded. */
+static void set_log_dir(rocksdb_options_t *o)
+{
+	static const char run_dir[] = "/run/hsm-journal";
+	char tmp_dir[PATH_MAX];
+	const char *tmp = getenv("TMPDIR");
+
+	if (mkdir(run_dir, 0700) == 0 || errno == EEXIST) {
+		if (access(run_dir, W_OK) == 0) {
+			rocksdb_options_set_db_log_dir(o, run_dir);
+			return;
+		}
+	}
+	snprintf(tmp_dir, sizeof tmp_dir, "%s/hsm-journal-log", tmp && *tmp ? tmp : "/tmp");
+	if ((mkdir(tmp_dir, 0700) == 0 || errno == EEXIST) && access(tmp_dir, W_OK) == 0)
+		rocksdb_options_set_db_log_dir(o, tmp_dir);
+}
+
 static rocksdb_options_t *make_options(int create)
 {
 	rocksdb_options_t *o = rocksdb_options_create();
+	set_log_dir(o);
 	rocksdb_options_set_create_if_missing(o, create);
 	rocksdb_options_set_create_missing_column_families(o, create);
 	/* Secondary instances need every table file reachable. */
@@ -762,6 +784,10 @@ static int reopen_if_broken(struct hsmj *j)
 	if (!j->broken)
 		return 0;
 	close_db(j);
+	/* Fresh options: the old ones hold the logger of the failed instance. */
+	if (j->opts)
+		rocksdb_options_destroy(j->opts);
+	j->opts = NULL;
 	r = open_db(j, 0);
 	if (r == 0)
 		r = load_meta(j);
