@@ -1,0 +1,91 @@
+#!/bin/bash
+# The rsync recipe of hsm-journal(1) over a real tracker feed: hsm-tracker on
+# a loop-mounted ext4, a workload of writes, renames of files and
+# directories, deletes, a delete+recreate, a rename over an existing file,
+# chmod and a hard link; then `changes --coalesce` and `--deleted` are
+# checked against what the workload did, and the recipe's copy must equal
+# the tracked tree. A second round deletes a whole pre-existing tree.
+. "$(dirname "$0")/../lib.sh"
+need_root
+command -v rsync >/dev/null || skip "rsync missing"
+command -v jq >/dev/null || skip "jq missing"
+H=$BIN/hsm-journal
+MAN=$(cd "$(dirname "$0")/../.." && pwd)/docs/hsm-journal.1
+[ -x "$H" ] || fail "$H not built"
+[ -x "$BIN/hsm-tracker" ] || skip "hsm-tracker not built"
+
+t_mkfs tfs ext4 128M
+t_mkfs jfs ext4 128M
+S=$T/tfs/data D=$T/dst J=$T/jfs/journal
+mkdir -p "$T/bin" "$T/tmp" "$D"
+ln -s "$H" "$T/bin/hsm-journal"
+export PATH=$T/bin:$PATH HSM_JOURNAL_DIR=$J
+sed -n '/^\.\\" recipe-begin/,/^\.\\" recipe-end/p' "$MAN" | sed '1d;$d' |
+	sed -e 's/\\-/-/g' -e 's/\\e/\\/g' -e "s|/tmp/|$T/tmp/|g" \
+	    -e "s|^src=/srv/data dst=/backup/data c=offsite\$|src=$S dst=$D c=offsite|" >"$T/recipe.sh"
+grep -q "^src=$S dst=$D c=offsite\$" "$T/recipe.sh" || fail "recipe not found in $MAN"
+recipe() { sh "$T/recipe.sh" >"$T/recipe.out" 2>&1 || { cat "$T/recipe.out"; return 1; }; }
+same_tree() {
+	diff -r "$S" "$D" >&2 || fail "$1: contents differ"
+	# types and modes of all, mtimes of files (directory sizes depend on the filesystem)
+	(cd "$S" && find . \( -type f -printf '%y %m %T@ %p\n' \) -o -printf '%y %m %p\n' | sort) >"$T/s.list"
+	(cd "$D" && find . \( -type f -printf '%y %m %T@ %p\n' \) -o -printf '%y %m %p\n' | sort) >"$T/d.list"
+	diff -u "$T/s.list" "$T/d.list" >&2 || fail "$1: types, modes or mtimes differ"
+}
+settled() { [ -z "$("$H" in-flight)" ]; }
+
+mkdir -p "$S/dir1/sub" "$S/keep" "$S/old"
+echo a >"$S/a"; echo b >"$S/b"; echo x >"$S/dir1/x"; echo y >"$S/dir1/sub/y"; echo f >"$S/keep/f"
+echo e >"$S/e"; echo c2 >"$S/c2"; echo x >"$S/x"; echo o >"$S/old/o"; mkdir "$S/old/deeper"; echo p >"$S/old/deeper/p"
+
+t_bg TPID "$BIN/hsm-tracker" --journal "$J" --watch "$T/tfs" --settle-delay 0.2 --heartbeat 0.5 2>"$T/tracker.log"
+t_wait_for 20 grep -q ': ready:' "$T/tracker.log" || { cat "$T/tracker.log"; fail "hsm-tracker not ready"; }
+
+note "first run (consumer made), then the full copy"
+recipe || fail "first run"
+rsync -a "$S/" "$D/"
+
+note "workload"
+echo more >>"$S/a"
+mv "$S/b" "$S/c"
+mv "$S/dir1" "$S/dir2"
+echo z >"$S/dir2/z"
+echo y2 >>"$S/dir2/sub/y"
+rm "$S/keep/f"
+mkdir "$S/new"; echo sp >"$S/new/sp ace"
+echo t >"$S/tmp"; rm "$S/tmp"
+rm "$S/x"; mkdir "$S/x"; echo i >"$S/x/inner"
+mv "$S/c2" "$S/e"
+chmod 600 "$S/dir2/x"
+ln "$S/a" "$S/alink"
+t_wait_for 30 settled || fail "still in flight: $("$H" in-flight)"
+
+"$H" changes --consumer offsite --coalesce --under "$S" >"$T/coalesced" 2>"$T/err"
+rc=$?
+[ $rc = 0 ] || { cat "$T/err"; fail "changes --coalesce exited $rc (a marker?)"; }
+"$H" changes --consumer offsite --deleted --under "$S" 2>/dev/null | sed "s|^$S/||" | sort >"$T/deleted"
+printf '%s\n' b c2 dir1 keep/f >"$T/want"
+diff -u "$T/want" "$T/deleted" || fail "--deleted over the real feed"
+sed "s|^$S/||" "$T/coalesced" | sort >"$T/got"
+for p in a alink c dir2 dir2/sub/y dir2/x dir2/z e new "new/sp ace" x x/inner b c2 dir1 keep/f; do
+	grep -qxF -- "$p" "$T/got" || { cat "$T/got"; fail "--coalesce lacks $p"; }
+done
+grep -qxF tmp "$T/got" && fail "--coalesce lists tmp, created and deleted"
+[ "$(grep -c . "$T/got")" = "$(sort -u "$T/got" | grep -c .)" ] || fail "--coalesce lists a path twice"
+
+note "the recipe"
+recipe || fail "incremental run"
+same_tree "incremental run"
+[ "$("$H" consumers --json | jq -r '.[0].cursor')" = "$(sed -n 's/^cursor: //p' "$T/err")" ] ||
+	fail "the consumer was not acked at the end of the range"
+
+note "second round: a whole pre-existing tree deleted, more renames"
+rm -r "$S/old"
+mv "$S/dir2" "$S/dir3"; mv "$S/dir3/sub/y" "$S/dir3/y"
+echo n >"$S/new/n"
+t_wait_for 30 settled || fail "still in flight"
+recipe || fail "second run"
+same_tree "second run"
+
+kill -TERM "$TPID"; wait "$TPID" || fail "hsm-tracker exited with $? at SIGTERM"
+echo "PASS: cli_tracker"
