@@ -90,6 +90,13 @@ fill "rescan unclean-stop $T"
 recipe || fail "run with a marker above the tree"
 same_tree "run with a marker above"
 
+note "a marker for a directory that is gone since"
+mkdir "$S/short"; echo s >"$S/short/lived"
+fill "rescan overflow $S/short"
+rm -r "$S/short"
+recipe || fail "run with a marker for a vanished directory"
+same_tree "run with a marker for a vanished directory"
+
 note "an expired consumer: full copy"
 echo w >"$S/w"; fill "change create $S/w"
 rm "$S/e"; fill "change delete $S/e"
