@@ -658,7 +658,6 @@ static void heartbeat(struct tracker *t, unsigned char *buf, size_t cap)
 static void on_timer(struct tracker *t, int timer_fd, uint64_t watchdog_usec,
 		     unsigned char *buf, size_t cap)
 {
-	static int64_t last_status, last_watchdog;
 	int64_t now = tracker_mono_ns();
 	uint64_t ticks;
 
@@ -672,13 +671,13 @@ static void on_timer(struct tracker *t, int timer_fd, uint64_t watchdog_usec,
 	} else if (t->notify_pending) {
 		tracker_flush(t);
 	}
-	if (now - last_status >= 1000000000LL) {
+	if (now - t->last_status_ns >= 1000000000LL) {
 		send_status(t);
-		last_status = now;
+		t->last_status_ns = now;
 	}
-	if (watchdog_usec && now - last_watchdog >= (int64_t)watchdog_usec * 1000 / 2) {
+	if (watchdog_usec && now - t->last_watchdog_ns >= (int64_t)watchdog_usec * 1000 / 2) {
 		sd_notify(0, "WATCHDOG=1");
-		last_watchdog = now;
+		t->last_watchdog_ns = now;
 	}
 }
 
@@ -1130,7 +1129,10 @@ static int stop(struct tracker *t, struct fan_batch *fb)
 	unmark_ns = hsmj_now_ns();
 	for (size_t i = 0; i < t->nfs; i++)
 		fan_unmark_filesystem(t->fan_fd, t->fs[i].mount, t->fan_mask);
-	handle_fan(t, fb);
+	/* What was still queued gets its intents; with the marks gone no new
+	 * event can come, so one more settle round closes those too. */
+	if (handle_fan(t, fb) > 0)
+		settle_run(t, 1);
 	if (coverage_count(t->cov) > 0)
 		log_warn("%zu files still open for write at stop: their intents stay in flight",
 			 coverage_count(t->cov));

@@ -76,7 +76,9 @@ struct tracker {
 	uint64_t epoch_jsn;
 	pid_t self;
 	int stopping;
-	int64_t last_heartbeat_ns;    /* CLOCK_MONOTONIC */
+	int64_t last_heartbeat_ns;    /* CLOCK_MONOTONIC, like the two below */
+	int64_t last_status_ns;
+	int64_t last_watchdog_ns;
 	int heartbeat_failing;
 	int64_t notify_lost_since_ns; /* a namespace commit failed: rescan marker owed */
 	size_t notify_pending;        /* namespace records waiting in batch */
