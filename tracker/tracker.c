@@ -1131,8 +1131,18 @@ static int stop(struct tracker *t, struct fan_batch *fb)
 		fan_unmark_filesystem(t->fan_fd, t->fs[i].mount, t->fan_mask);
 	/* What was still queued gets its intents; with the marks gone no new
 	 * event can come, so one more settle round closes those too. */
-	if (handle_fan(t, fb) > 0)
-		settle_run(t, 1);
+	handle_fan(t, fb);
+	/* Accessors answered in the last rounds usually close their files
+	 * within microseconds: give them a short grace (2 s at most) before
+	 * leaving their intents in flight for recovery. */
+	for (int i = 0; i < 100 && coverage_count(t->cov) > 0; i++) {
+		struct timespec ts = { 0, 20000000 };
+
+		if (settle_run(t, 1) < 0)
+			break;
+		if (coverage_count(t->cov) > 0)
+			nanosleep(&ts, NULL);
+	}
 	if (coverage_count(t->cov) > 0)
 		log_warn("%zu files still open for write at stop: their intents stay in flight",
 			 coverage_count(t->cov));
