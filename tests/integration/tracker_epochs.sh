@@ -18,13 +18,14 @@ tr_feed feed | awk -F'\t' -v p="$TFS" '$2 == "rescan" && $5 == "downtime" && $7 
 	fail "no downtime marker after a clean stop: $(tr_feed feed)"
 # A writer holds a file open: it stays in flight; then the tracker dies.
 coproc HOLD { exec "$WL" hold "$TFS/held"; }
+hpid=$HOLD_PID
 read -r line <&"${HOLD[0]}" && [ "$line" = held ] || fail "holder did not start"
 has_intent() { tr_feed intents | grep -q "$TFS/held"; }
 t_wait_for 10 has_intent || fail "no intent for the held file"
 kill -KILL "$TPID"
 wait "$TPID" 2>/dev/null
-echo go >&"${HOLD[1]}"
-wait "$HOLD_PID" || fail "the holder failed after the tracker died"
+echo q >&"${HOLD[1]}"
+wait "$hpid" || fail "the holder failed after the tracker died"
 
 tr_start
 tr_feed feed | awk -F'\t' -v p="$TFS" '$2 == "rescan" && $5 == "unclean-stop" && $7 == p' | grep -q . ||
