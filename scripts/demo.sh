@@ -160,4 +160,4 @@ printf '    change records in the feed:   %s (%s data, %s namespace)\n' \
 printf '    rescan markers:               %s\n' "$(jq -s '[.[] | select(.kind == "rescan")] | length' <<<"$feed")"
 printf '    in flight at the crash:       %s\n' "$(sed -n 's/^recovered \([0-9]*\) intents: \(.*\); markers.*/\1 (\2)/p' "$D/recover.out")"
 printf '    copies verified equal:        %s of 3 (full, incremental, incremental after the crash)\n' "$verified"
-echo "demo: the copy made from the change feed alone equals the source"
+echo "demo: the copy made from the change feed (plus the rescan it asked for after the crash) equals the source"
