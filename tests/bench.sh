@@ -13,12 +13,13 @@
 # section does not stop the others.
 #
 # Environment: HSMJ_BENCH_SECONDS (default 2) is the time each measurement
-# runs, for sections that take a duration.
+# runs, for sections that take a duration. The tracker and feed sections
+# read their own variables (see tests/bench-tracker.sh, tests/bench-feed.sh).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 BENCH_SECONDS=${HSMJ_BENCH_SECONDS:-2}
 
-SECTIONS=(journal)
+SECTIONS=(journal tracker feed)
 
 # ---- sections ----
 
@@ -28,6 +29,18 @@ bench_journal() {
 	t_mkfs jbench ext4 512M
 	"$BIN/hsmj-bench-journal" --create --duration "$BENCH_SECONDS" "$T/jbench/journal" ||
 		fail "hsmj-bench-journal failed"
+}
+
+# Tracked vs untracked workloads (tests/bench-tracker.sh, its own table).
+bench_tracker() {
+	bash "$here/bench-tracker.sh" "$HSMJ_BUILD"
+}
+
+# The change feed vs a full stat walk (find -newer, a C walker) of a tree of
+# HSMJ_BENCH_FEED_FILES (default 1,000,000) files after HSMJ_BENCH_FEED_CHANGES
+# (default 1000) changes, warm and cold cache (tests/bench-feed.sh).
+bench_feed() {
+	bash "$here/bench-feed.sh" "$HSMJ_BUILD"
 }
 
 # ---- driver ----
