@@ -65,6 +65,7 @@
  * open_by_handle_at() needs CAP_DAC_READ_SEARCH.
  */
 #include "notify.h"
+#include "dirnames.h"
 #include "fid_events.h"
 
 #include <errno.h>
@@ -100,13 +101,10 @@
 #define DCACHE_CAP 4096     /* resolved directories kept */
 #define DCACHE_BUCKETS 8192
 #define LINKS_MAX 64        /* link-count events remembered per buffer */
-
-struct fh_key {
-	uint64_t fsid;
-	int32_t type;
-	uint32_t len;
-	const unsigned char *bytes;
-};
+#define GONE_NAMES_CAP 32768 /* removed or moved directories remembered (dirnames.h) */
+#define READ_AHEAD_CHUNK (64 * 1024)
+/* What one call may read ahead; the queue itself is bounded (max_queued_events). */
+#define READ_AHEAD_MAX (32u << 20)
 
 struct dcache_ent {
 	struct dcache_ent *hnext;        /* hash chain */
@@ -140,7 +138,15 @@ struct notify_group {
 	struct notify_mount *mounts;
 	size_t nmounts;
 	struct dcache dc;
+	struct dirnames *names; /* directories seen removed or moved, by handle */
 	int64_t drained_ns; /* the queue was last seen empty at this time */
+};
+
+/* Events read from the queue by the call itself, after the caller's buffer. */
+struct ra_chunk {
+	struct ra_chunk *next;
+	size_t len;
+	unsigned char data[];
 };
 
 /* A link-count ATTRIB waiting for the CREATE or DELETE that explains it. */
@@ -157,25 +163,29 @@ struct handle_ctx {
 	int appended;
 	struct link_event links[LINKS_MAX];
 	size_t nlinks;
+	struct ra_chunk *ra_head, **ra_tail;
+	size_t ra_known;  /* events FIONREAD said were queued that are not read yet */
+	size_t ra_total;  /* bytes read ahead by this call */
+	bool ra_gave_up;  /* a gone directory stayed unnamed with the queue read */
 };
 
 /* ---- handle keys ---- */
 
-static struct fh_key key_of_object(const struct fid_object *o)
+static struct dirnames_fh key_of_object(const struct fid_object *o)
 {
-	struct fh_key k = { o->fsid, o->handle_type, o->handle_len, o->handle };
+	struct dirnames_fh k = { o->fsid, o->handle_type, o->handle_len, o->handle };
 
 	return k;
 }
 
-static struct fh_key key_of_fhandle(const struct hsmj_fhandle *fh)
+static struct dirnames_fh key_of_fhandle(const struct hsmj_fhandle *fh)
 {
-	struct fh_key k = { fh->fsid, fh->type, fh->len, fh->bytes };
+	struct dirnames_fh k = { fh->fsid, fh->type, fh->len, fh->bytes };
 
 	return k;
 }
 
-static uint32_t key_hash(const struct fh_key *k)
+static uint32_t key_hash(const struct dirnames_fh *k)
 {
 	uint32_t h = 2166136261u;
 	unsigned char head[16];
@@ -191,7 +201,7 @@ static uint32_t key_hash(const struct fh_key *k)
 	return h;
 }
 
-static bool key_equal(const struct fh_key *a, const struct fh_key *b)
+static bool key_equal(const struct dirnames_fh *a, const struct dirnames_fh *b)
 {
 	return a->fsid == b->fsid && a->type == b->type && a->len == b->len &&
 	       memcmp(a->bytes, b->bytes, a->len) == 0;
@@ -244,12 +254,12 @@ static void dcache_remove(struct dcache *c, struct dcache_ent *e)
 	free(e);
 }
 
-static struct dcache_ent *dcache_find(struct dcache *c, const struct fh_key *k, uint32_t hash)
+static struct dcache_ent *dcache_find(struct dcache *c, const struct dirnames_fh *k, uint32_t hash)
 {
 	struct dcache_ent *e;
 
 	for (e = c->buckets[hash % DCACHE_BUCKETS]; e; e = e->hnext) {
-		struct fh_key ek = { e->fsid, e->type, e->len, e->bytes };
+		struct dirnames_fh ek = { e->fsid, e->type, e->len, e->bytes };
 
 		if (e->hash == hash && key_equal(&ek, k))
 			return e;
@@ -258,7 +268,7 @@ static struct dcache_ent *dcache_find(struct dcache *c, const struct fh_key *k, 
 }
 
 /* A copy of the cached path of k, or NULL (miss or no memory). */
-static char *dcache_get(struct dcache *c, const struct fh_key *k)
+static char *dcache_get(struct dcache *c, const struct dirnames_fh *k)
 {
 	struct dcache_ent *e = dcache_find(c, k, key_hash(k));
 
@@ -270,7 +280,7 @@ static char *dcache_get(struct dcache *c, const struct fh_key *k)
 }
 
 /* Remember k -> path. Failure to allocate only costs a later lookup. */
-static void dcache_put(struct dcache *c, const struct fh_key *k, const char *path)
+static void dcache_put(struct dcache *c, const struct dirnames_fh *k, const char *path)
 {
 	uint32_t hash = key_hash(k);
 	struct dcache_ent *e;
@@ -307,7 +317,7 @@ static void dcache_put(struct dcache *c, const struct fh_key *k, const char *pat
 	lru_push_newest(c, e);
 }
 
-static void dcache_drop(struct dcache *c, const struct fh_key *k)
+static void dcache_drop(struct dcache *c, const struct dirnames_fh *k)
 {
 	struct dcache_ent *e = dcache_find(c, k, key_hash(k));
 
@@ -382,7 +392,7 @@ struct handle_buf {
 };
 
 /* open_by_handle_at(O_PATH): no fanotify event is raised by an O_PATH open. */
-static int open_handle(const struct notify_mount *m, const struct fh_key *k, int flags)
+static int open_handle(const struct notify_mount *m, const struct dirnames_fh *k, int flags)
 {
 	struct handle_buf hb;
 	int fd;
@@ -399,7 +409,7 @@ static int open_handle(const struct notify_mount *m, const struct fh_key *k, int
 /* Name the object k by asking the kernel now. -ESTALE: it no longer exists
  * (or has no name left); -EXDEV: its name is outside the watched mount;
  * other -errno as open_by_handle_at says. */
-static int handle_to_path(const struct notify_mount *m, const struct fh_key *k,
+static int handle_to_path(const struct notify_mount *m, const struct dirnames_fh *k,
 			  bool dir, struct stat *st_out, char **out)
 {
 	struct stat st;
@@ -433,10 +443,12 @@ out:
 	return r;
 }
 
-/* The path of the directory k, from the cache or the kernel. */
-static int resolve_dir(struct notify_group *g, const struct notify_mount *m,
-		       const struct fh_key *k, char **out)
+/* dirnames lookup: the path of a directory that exists, from the cache or
+ * the kernel (-ESTALE: it is gone). */
+static int lookup_live(void *arg, const struct dirnames_fh *k, char **out)
 {
+	struct notify_group *g = arg;
+	const struct notify_mount *m = mount_of(g, k->fsid);
 	char *path = dcache_get(&g->dc, k);
 	int r;
 
@@ -444,12 +456,97 @@ static int resolve_dir(struct notify_group *g, const struct notify_mount *m,
 		*out = path;
 		return 0;
 	}
+	if (!m)
+		return -EXDEV;
 	r = handle_to_path(m, k, true, NULL, &path);
 	if (r < 0)
 		return r;
 	dcache_put(&g->dc, k, path);
 	*out = path;
 	return 0;
+}
+
+/* Read the next part of the queue into the call's window and note the
+ * removals and moves it shows. 1: read something; 0: nothing to read (or
+ * the read-ahead budget is spent); -errno. */
+static int read_ahead(struct handle_ctx *ctx)
+{
+	struct ra_chunk *c;
+	ssize_t n;
+	int e, events;
+
+	if (ctx->ra_total >= READ_AHEAD_MAX)
+		return 0;
+	c = malloc(sizeof(*c) + READ_AHEAD_CHUNK);
+	if (!c)
+		return -ENOMEM;
+	do
+		n = read(ctx->g->fd, c->data, READ_AHEAD_CHUNK);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0) {
+		e = n < 0 && errno != EAGAIN ? -errno : 0;
+		free(c);
+		ctx->ra_known = 0;
+		return e;
+	}
+	c->len = (size_t)n;
+	c->next = NULL;
+	*ctx->ra_tail = c;
+	ctx->ra_tail = &c->next;
+	ctx->ra_total += c->len;
+	/* A malformed chunk is reported when its events are handled; the
+	 * count of what is still queued is asked again. */
+	events = dirnames_scan(ctx->g->names, c->data, c->len);
+	if (events == -ENOMEM)
+		return events;
+	ctx->ra_known = events < 0 || (size_t)events >= ctx->ra_known ? 0 :
+			ctx->ra_known - (size_t)events;
+	return 1;
+}
+
+/* The path of the directory k: from the cache or the kernel while it
+ * exists; once it is gone (with gone set), from the removal that the queue
+ * holds after this event. A directory that is gone was removed before we
+ * looked, so its DELETE|ONDIR was queued by then, unless an overflow lost
+ * it: read ahead up to the events FIONREAD said were queued (for the
+ * ancestors of a removed tree, up to the rmdir of its top), then once more for
+ * what came meanwhile (the event is queued just after the link count
+ * drops), and give up. The events read are handled by this call, after
+ * the caller's buffer, so the feed keeps the kernel's order. */
+static int resolve_dir(struct handle_ctx *ctx, const struct dirnames_fh *k, bool gone,
+		       char **out)
+{
+	int r, rounds = ctx->ra_gave_up ? 1 : 0;
+
+	if (!gone)
+		return lookup_live(ctx->g, k, out);
+	for (;;) {
+		r = dirnames_resolve(ctx->g->names, k, lookup_live, ctx->g, out);
+		if (r == 1)
+			dcache_put(&ctx->g->dc, k, *out);
+		if (r != -ESTALE)
+			return r < 0 ? r : 0;
+		if (ctx->ra_known == 0) {
+			int queued = 0;
+
+			if (rounds == 2 || ctx->ra_total >= READ_AHEAD_MAX) {
+				ctx->ra_gave_up = true;
+				return -ESTALE;
+			}
+			rounds++;
+			/* FIONREAD counts the metadata of each queued event only
+			 * (24 bytes), not its info records: it counts events. */
+			if (ioctl(ctx->g->fd, FIONREAD, &queued) < 0 ||
+			    queued < (int)sizeof(struct fanotify_event_metadata))
+				continue;
+			ctx->ra_known = (size_t)queued / sizeof(struct fanotify_event_metadata);
+		}
+		r = read_ahead(ctx);
+		if (r < 0)
+			return r;
+		if (r == 0)
+			ctx->ra_known = 0;
+	}
 }
 
 static int join_path(const char *parent, const char *name, char **out)
@@ -480,7 +577,7 @@ static bool is_symlink(const struct notify_mount *m, const struct hsmj_fhandle *
 	struct stat st;
 
 	if (fh->len) {
-		struct fh_key k = key_of_fhandle(fh);
+		struct dirnames_fh k = key_of_fhandle(fh);
 		int fd = open_handle(m, &k, 0);
 
 		if (fd >= 0) {
@@ -580,14 +677,14 @@ static int on_overflow(struct handle_ctx *ctx)
 
 /* The full path of a DFID_NAME record: the directory's path + "/" + name,
  * or the directory itself for the name "." (or a DFID record). */
-static int object_path(struct handle_ctx *ctx, struct notify_mount *m,
-		       const struct fid_object *dir, char **out)
+static int object_path(struct handle_ctx *ctx, const struct fid_object *dir, bool gone,
+		       char **out)
 {
-	struct fh_key k = key_of_object(dir);
+	struct dirnames_fh k = key_of_object(dir);
 	char *parent;
 	int r;
 
-	r = resolve_dir(ctx->g, m, &k, &parent);
+	r = resolve_dir(ctx, &k, gone, &parent);
 	if (r < 0)
 		return r;
 	if (!dir->name || strcmp(dir->name, ".") == 0) {
@@ -617,10 +714,10 @@ static int on_rename(struct handle_ctx *ctx, const struct fid_event *ev)
 	}
 	fhandle_from_object(&fh, &ev->obj);
 
-	r = object_path(ctx, m, &ev->old_dir, &from);
+	r = object_path(ctx, &ev->old_dir, true, &from);
 	if (r == -ENOMEM)
 		goto out;
-	r = object_path(ctx, m, &ev->new_dir, &to);
+	r = object_path(ctx, &ev->new_dir, true, &to);
 	if (r == -ENOMEM)
 		goto out;
 	if (!from || !to) {
@@ -644,7 +741,7 @@ static int on_rename(struct handle_ctx *ctx, const struct fid_event *ev)
 		dcache_drop_tree(&ctx->g->dc, m->fsid, from);
 		dcache_drop_tree(&ctx->g->dc, m->fsid, to);
 		if (fh.len) {
-			struct fh_key k = key_of_fhandle(&fh);
+			struct dirnames_fh k = key_of_fhandle(&fh);
 
 			dcache_put(&ctx->g->dc, &k, to);
 		}
@@ -662,11 +759,11 @@ out:
 
 static struct link_event *find_link(struct handle_ctx *ctx, const struct hsmj_fhandle *fh)
 {
-	struct fh_key k = key_of_fhandle(fh);
+	struct dirnames_fh k = key_of_fhandle(fh);
 	size_t i;
 
 	for (i = 0; i < ctx->nlinks; i++) {
-		struct fh_key lk = key_of_fhandle(&ctx->links[i].fh);
+		struct dirnames_fh lk = key_of_fhandle(&ctx->links[i].fh);
 
 		if (key_equal(&k, &lk))
 			return &ctx->links[i];
@@ -677,7 +774,7 @@ static struct link_event *find_link(struct handle_ctx *ctx, const struct hsmj_fh
 /* A link count changed: ATTRIB for the name the object still has, if any. */
 static int settle_link_event(struct handle_ctx *ctx, const struct link_event *le)
 {
-	struct fh_key k = key_of_fhandle(&le->fh);
+	struct dirnames_fh k = key_of_fhandle(&le->fh);
 	struct notify_mount *m = mount_of(ctx->g, le->fh.fsid);
 	struct stat st;
 	char *path;
@@ -712,7 +809,7 @@ static int remember_link_event(struct handle_ctx *ctx, const struct fid_event *e
 static int on_entry_event(struct handle_ctx *ctx, const struct fid_event *ev)
 {
 	const struct fid_object *id = ev->dir.info_type ? &ev->dir : &ev->obj;
-	bool ondir = ev->mask & FAN_ONDIR;
+	bool ondir = ev->mask & FAN_ONDIR, self_attrib;
 	uint32_t reasons = 0, flags = ondir ? HSMJ_FLAG_DIR : 0;
 	struct notify_mount *m;
 	struct hsmj_fhandle fh;
@@ -731,19 +828,21 @@ static int on_entry_event(struct handle_ctx *ctx, const struct fid_event *ev)
 	m = mount_of(ctx->g, id->fsid);
 	if (!m)
 		return 0;
+	/* ATTRIB of a directory itself ("."): when it is gone, its DELETE (or
+	 * the rename over it) is what the feed needs, and says it. */
+	self_attrib = reasons == HSMJ_REASON_ATTRIB &&
+		      (!ev->dir.info_type || !ev->dir.name || strcmp(ev->dir.name, ".") == 0);
 
 	if (!ev->dir.info_type) {
 		/* FID only: no dentry came with the event. */
 		if (!ondir && reasons == HSMJ_REASON_ATTRIB)
 			return remember_link_event(ctx, ev);
-		r = object_path(ctx, m, &ev->obj, &path);
+		r = object_path(ctx, &ev->obj, !self_attrib, &path);
 	} else {
-		r = object_path(ctx, m, &ev->dir, &path);
+		r = object_path(ctx, &ev->dir, !self_attrib, &path);
 	}
-	if (r == -ESTALE && reasons == HSMJ_REASON_ATTRIB &&
-	    (!ev->dir.info_type || !ev->dir.name || strcmp(ev->dir.name, ".") == 0))
-		return 0; /* ATTRIB of an object that is gone: its DELETE (or the rename
-			   * over it) is what the feed needs, and says it. */
+	if (r == -ESTALE && self_attrib)
+		return 0;
 	if (r < 0) {
 		/* A directory went away under a name we cannot give: cached
 		 * paths under it would be stale. */
@@ -761,7 +860,7 @@ static int on_entry_event(struct handle_ctx *ctx, const struct fid_event *ev)
 		memset(&fh, 0, sizeof(fh));
 
 	if (ondir) {
-		struct fh_key k = key_of_fhandle(&fh);
+		struct dirnames_fh k = key_of_fhandle(&fh);
 
 		if (reasons & HSMJ_REASON_DELETE) {
 			dcache_drop_tree(&ctx->g->dc, m->fsid, path);
@@ -808,23 +907,12 @@ static void note_if_drained(struct notify_group *g)
 		g->drained_ns = t;
 }
 
-int notify_group_handle(struct notify_group *g, const void *buf, size_t len,
-			struct hsmj_batch *b)
+/* Handle the events of one buffer; 0 at its end, or the first error. */
+static int handle_chunk(struct handle_ctx *ctx, const void *buf, size_t len)
 {
-	struct handle_ctx *ctx;
 	struct fid_iter it;
 	struct fid_event ev;
-	size_t i;
-	int r, n;
-
-	ctx = calloc(1, sizeof(*ctx));
-	if (!ctx)
-		return -ENOMEM;
-	ctx->g = g;
-	ctx->b = b;
-	ctx->now = hsmj_now_ns();
-	for (i = 0; i < g->nmounts; i++)
-		g->mounts[i].unresolved_sent = false;
+	int r;
 
 	fid_iter_init(&it, buf, len);
 	while ((r = fid_iter_next(&it, &ev)) > 0) {
@@ -832,15 +920,52 @@ int notify_group_handle(struct notify_group *g, const void *buf, size_t len,
 		if (r < 0)
 			break;
 	}
-	if (r == -EBADMSG) {
-		/* The rest of the buffer is lost: say so before failing. */
-		for (i = 0; i < g->nmounts; i++)
-			if (emit_unresolved(ctx, &g->mounts[i], r) < 0)
-				break;
+	return r;
+}
+
+int notify_group_handle(struct notify_group *g, const void *buf, size_t len,
+			struct hsmj_batch *b)
+{
+	struct handle_ctx *ctx;
+	struct ra_chunk *c, *next;
+	size_t i;
+	int r, err, n;
+
+	ctx = calloc(1, sizeof(*ctx));
+	if (!ctx)
+		return -ENOMEM;
+	ctx->g = g;
+	ctx->b = b;
+	ctx->now = hsmj_now_ns();
+	ctx->ra_tail = &ctx->ra_head;
+	for (i = 0; i < g->nmounts; i++)
+		g->mounts[i].unresolved_sent = false;
+
+	/* Removals first: the events inside a directory come before its own
+	 * DELETE, and are named through it once it is gone. Without memory
+	 * (ENOMEM) such names become markers. */
+	dirnames_scan(g->names, buf, len);
+	err = handle_chunk(ctx, buf, len);
+	/* Then what the call read ahead (the list grows while it is walked).
+	 * After a malformed buffer the next one is still whole. */
+	for (c = ctx->ra_head; c && (err == 0 || err == -EBADMSG); c = c->next) {
+		r = handle_chunk(ctx, c->data, c->len);
+		if (r < 0 && err == 0)
+			err = r;
 	}
+	if (err < 0) {
+		/* Events were skipped: say so before failing. */
+		for (i = 0; i < g->nmounts; i++)
+			emit_unresolved(ctx, &g->mounts[i], -EBADMSG);
+	}
+	r = err;
 	for (i = 0; i < ctx->nlinks && r >= 0; i++)
 		r = settle_link_event(ctx, &ctx->links[i]);
 
+	for (c = ctx->ra_head; c; c = next) {
+		next = c->next;
+		free(c);
+	}
 	note_if_drained(g);
 	n = ctx->appended;
 	free(ctx);
@@ -873,6 +998,11 @@ int notify_group_open(struct notify_group **out)
 	}
 	g->fd = fd;
 	dcache_init(&g->dc);
+	if (dirnames_new(GONE_NAMES_CAP, &g->names) < 0) {
+		close(fd);
+		free(g);
+		return -ENOMEM;
+	}
 	g->drained_ns = start; /* taken before fanotify_init: nothing queued yet */
 	*out = g;
 	return 0;
@@ -942,6 +1072,7 @@ void notify_group_close(struct notify_group *g)
 	}
 	free(g->mounts);
 	dcache_clear(&g->dc);
+	dirnames_free(g->names);
 	if (g->fd >= 0)
 		close(g->fd);
 	free(g);

@@ -17,10 +17,11 @@
  *       Checks that open_by_handle_at(O_PATH) and readlink of the fd raise
  *       no fanotify event (and that a normal open does): exit 0 if so.
  *
- * Helpers link only the journal library, so the two tracker files under
+ * Helpers link only the journal library, so the tracker files under
  * test are compiled into this program directly.
  */
 #include "../../tracker/fid_events.c"
+#include "../../tracker/dirnames.c"
 #include "../../tracker/notify.c"
 
 #include <getopt.h>
