@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "supervisor.h"
 #include "tracker.h"
 
 #define TRACKER_VERSION "0.1"
@@ -17,7 +18,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: hsm-tracker --journal DIR --watch MOUNT [--watch MOUNT...]\n"
 		"                   [--fail-mode closed|open] [--settle-delay SEC]\n"
-		"                   [--heartbeat SEC] [--max-covered N] [-v]\n"
+		"                   [--heartbeat SEC] [--max-covered N] [--recover-path PATH]\n"
+		"                   [--no-supervise] [-v]\n"
 		"Records a durable intent in the journal before any modification of a\n"
 		"regular file on the watched filesystems is allowed (fanotify pre-content\n"
 		"events). Runs in the foreground; stop it with SIGTERM.\n"
@@ -29,6 +31,10 @@ static void usage(FILE *f)
 		"  --settle-delay SEC quiet time before a covered file is settled (default 5)\n"
 		"  --heartbeat SEC    interval of durable heartbeats (default 2)\n"
 		"  --max-covered N    files covered at once (default 65536)\n"
+		"  --recover-path PATH  hsm-recover to run at start after a crash (default: the\n"
+		"                     one next to this program)\n"
+		"  --no-supervise     one process: no supervisor holding the groups across a\n"
+		"                     crash of the worker (for debugging)\n"
 		"  -v, --verbose      more log lines (repeat for debug)\n"
 		"  --help, --version\n");
 }
@@ -55,6 +61,8 @@ int main(int argc, char **argv)
 		{ "settle-delay", required_argument, NULL, 's' },
 		{ "heartbeat", required_argument, NULL, 'b' },
 		{ "max-covered", required_argument, NULL, 'm' },
+		{ "recover-path", required_argument, NULL, 'r' },
+		{ "no-supervise", no_argument, NULL, 'S' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -62,7 +70,7 @@ int main(int argc, char **argv)
 	};
 	struct tracker_opts o;
 	struct tracker *t = NULL;
-	int level = LOG_LEVEL_NOTICE, c, r;
+	int level = LOG_LEVEL_NOTICE, supervise = 1, c, r;
 
 	tracker_opts_init(&o);
 	o.journal_dir = getenv("HSM_JOURNAL_DIR");
@@ -117,6 +125,12 @@ int main(int argc, char **argv)
 			o.max_covered = (size_t)v;
 			break;
 		}
+		case 'r':
+			o.recover_path = optarg;
+			break;
+		case 'S':
+			supervise = 0;
+			break;
 		case 'v':
 			if (level < LOG_LEVEL_DEBUG)
 				level++;
@@ -145,10 +159,14 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	log_init("hsm-tracker", (enum log_level)level);
-	r = tracker_start(&o, &t);
+	r = tracker_setup(&o, &t);
 	if (r < 0)
 		return 1;
-	r = tracker_run(t);
+	if (supervise)
+		return supervisor_run(t);
+	r = tracker_start(t);
+	if (r == 0)
+		r = tracker_run(t);
 	tracker_free(t);
 	return r < 0 ? 1 : 0;
 }

@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -41,6 +42,7 @@
 #include <sys/timerfd.h>
 #include <sys/uio.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <systemd/sd-daemon.h>
 #include <time.h>
 #include <unistd.h>
@@ -675,7 +677,9 @@ static void on_timer(struct tracker *t, int timer_fd, uint64_t watchdog_usec,
 		send_status(t);
 		t->last_status_ns = now;
 	}
-	if (watchdog_usec && now - t->last_watchdog_ns >= (int64_t)watchdog_usec * 1000 / 2) {
+	if (t->shared)
+		t->shared->tick_ns = now; /* the supervisor's watchdog reads it */
+	else if (watchdog_usec && now - t->last_watchdog_ns >= (int64_t)watchdog_usec * 1000 / 2) {
 		sd_notify(0, "WATCHDOG=1");
 		t->last_watchdog_ns = now;
 	}
@@ -812,7 +816,7 @@ static int stat_nearest(const char *path, struct stat *st)
 	}
 }
 
-static int open_journal(struct tracker *t)
+static int open_journal(struct tracker *t, int quiet_busy)
 {
 	char err[HSMJ_ERR_MAX] = "";
 	struct stat jst;
@@ -839,8 +843,9 @@ static int open_journal(struct tracker *t)
 		r = hsmj_open(t->opts.journal_dir, HSMJ_OPEN_WRITE, &t->j, err, sizeof err);
 	}
 	if (r < 0) {
-		fprintf(stderr, "hsm-tracker: cannot open the journal %s: %s\n",
-			t->opts.journal_dir, err[0] ? err : strerror(-r));
+		if (r != -EBUSY || !quiet_busy)
+			fprintf(stderr, "hsm-tracker: cannot open the journal %s: %s\n",
+				t->opts.journal_dir, err[0] ? err : strerror(-r));
 		return r;
 	}
 	for (size_t i = 0; i < t->nfs; i++)
@@ -974,8 +979,33 @@ static int add_rescan(struct tracker *t, size_t f, enum hsmj_rescan_cause cause,
 	return rc < 0 ? rc : 0;
 }
 
+/* Unclean-stop markers for the crash of the epoch that began at
+ * epoch_jsn (since >= its last heartbeat), open or already closed by a
+ * walk: hsm-recover writes them (at boot, or run by us just before). */
+struct crash_markers {
+	const struct tracker *t;
+	int64_t last_live_ns;
+	int have[TRACKER_MAX_WATCH];
+};
+
+static int crash_marker_seen(uint64_t jsn, const struct hsmj_record *r, void *arg)
+{
+	struct crash_markers *cm = arg;
+
+	(void)jsn;
+	if (r->kind != HSMJ_KIND_RESCAN || r->cause != HSMJ_CAUSE_UNCLEAN_STOP ||
+	    r->since_ns < cm->last_live_ns)
+		return 0;
+	for (size_t f = 0; f < cm->t->nfs; f++)
+		if ((r->fh.fsid && r->fh.fsid == cm->t->fs[f].fsid) ||
+		    (r->path && strcmp(r->path, cm->t->fs[f].mount) == 0))
+			cm->have[f] = 1;
+	return 0;
+}
+
 /* Rescan markers for what the previous epoch may have missed, the tracked
- * filesystems and the epoch-start record, in one synced write. */
+ * filesystems and the epoch-start record, in one synced write. A crash's
+ * unclean-stop marker is written only if recovery did not write it. */
 static int start_epoch(struct tracker *t)
 {
 	struct hsmj_epoch_state es;
@@ -994,16 +1024,30 @@ static int start_epoch(struct tracker *t)
 	hsmj_batch_clear(t->batch);
 	if (es.epoch_jsn != 0) {
 		int clean = es.stop_jsn != 0;
+		struct crash_markers cm = { .t = t, .last_live_ns = es.last_live_ns };
+		size_t written = 0;
 
+		if (!clean) {
+			rc = hsmj_feed_walk(t->j, es.epoch_jsn, crash_marker_seen, &cm);
+			if (rc < 0) {
+				fprintf(stderr, "hsm-tracker: cannot read the feed: %s\n",
+					hsmj_last_error(t->j));
+				return rc;
+			}
+		}
 		for (size_t f = 0; f < t->nfs; f++) {
+			if (!clean && cm.have[f])
+				continue;
 			rc = clean ? add_rescan(t, f, HSMJ_CAUSE_DOWNTIME, es.stopped_ns, now)
 				   : add_rescan(t, f, HSMJ_CAUSE_UNCLEAN_STOP, es.last_live_ns, now);
 			if (rc < 0)
 				return rc;
+			written++;
 		}
 		if (!clean)
-			log_warn("the previous epoch (%" PRIu64 ") did not stop cleanly: rescan "
-				 "markers written from its last heartbeat", es.epoch_jsn);
+			log_warn("the previous epoch (%" PRIu64 ") did not stop cleanly: %zu rescan "
+				 "markers written from its last heartbeat, %zu already there",
+				 es.epoch_jsn, written, t->nfs - written);
 		if (cnt.in_flight > 0)
 			log_warn("%" PRIu64 " intents are in flight from earlier epochs: "
 				 "`hsm-recover` must resolve them", cnt.in_flight);
@@ -1048,9 +1092,12 @@ static void tracker_signal_mask(sigset_t *mask)
 	sigaddset(mask, SIGHUP);
 }
 
-int tracker_start(const struct tracker_opts *o, struct tracker **out)
+/* Refusals, the groups and their marks: everything the supervisor holds
+ * across worker restarts. Nothing is written to the journal here. */
+int tracker_setup(const struct tracker_opts *o, struct tracker **out)
 {
 	struct tracker *t = calloc(1, sizeof *t);
+	struct stat jst;
 	sigset_t mask;
 	size_t cap;
 	int r;
@@ -1075,38 +1122,160 @@ int tracker_start(const struct tracker_opts *o, struct tracker **out)
 	r = coverage_new(cap, &t->cov);
 	if (r < 0)
 		goto fail;
-	/* 1. watched filesystems (tmpfs refused), 2. the journal (refused on
-	 * a TFS), 3. the marks: all refusals happen before anything is written. */
+	/* 1. watched filesystems (tmpfs refused), 2. a journal on a TFS is
+	 * refused (the directory or its nearest existing parent; the worker
+	 * checks the opened database's device again), 3. the marks: all
+	 * refusals happen before anything is written. */
 	r = setup_watches(t);
 	if (r < 0)
 		goto fail;
-	r = open_journal(t);
-	if (r < 0)
+	if (stat_nearest(t->opts.journal_dir, &jst) == 0 && tracker_fs_index(t, jst.st_dev) >= 0) {
+		fprintf(stderr,
+			"hsm-tracker: the journal %s is on a watched filesystem; it must live on "
+			"another device (its own writes would raise events against itself)\n",
+			t->opts.journal_dir);
+		r = -EXDEV;
 		goto fail;
+	}
 	r = setup_marks(t);
 	if (r < 0)
 		goto fail;
 	r = setup_notify(t);
 	if (r < 0)
 		goto fail;
-	/* From here on writers on the TFS wait for us: markers and epoch-start
-	 * are durable before the first answer. */
-	r = start_epoch(t);
-	if (r < 0)
-		goto fail;
-	r = procscan_run(t);
-	if (r < 0) {
-		fprintf(stderr, "hsm-tracker: scan of files already open for write: %s\n",
-			strerror(-r));
-		goto fail;
-	}
-	if (r > 0)
-		log_notice("%d files already open for write or mapped writable: in flight", r);
 	*out = t;
 	return 0;
 fail:
 	tracker_free(t);
 	return r;
+}
+
+/* Run hsm-recover --journal DIR as a child and wait for it. Its report
+ * (stdout) goes to our stderr, i.e. the log. Returns its exit status, or
+ * -errno if it could not be run. */
+static int run_recover(struct tracker *t)
+{
+	char exe[PATH_MAX];
+	const char *path = t->opts.recover_path;
+	int status;
+	pid_t pid;
+
+	if (!path) {
+		ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+		char *slash;
+
+		if (n <= 0)
+			return -errno;
+		exe[n] = '\0';
+		slash = strrchr(exe, '/');
+		if (!slash || (size_t)(slash - exe) + sizeof "/hsm-recover" > sizeof exe)
+			return -ENAMETOOLONG;
+		memcpy(slash, "/hsm-recover", sizeof "/hsm-recover");
+		path = exe;
+	}
+	log_notice("running %s --journal %s", path, t->opts.journal_dir);
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		static const char msg[] = "hsm-tracker: cannot execute hsm-recover\n";
+		sigset_t none;
+
+		/* Recovery is idempotent: if we die, it must not keep the
+		 * journal's lock from the next worker. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		dup2(STDERR_FILENO, STDOUT_FILENO);
+		execl(path, "hsm-recover", "--journal", t->opts.journal_dir, (char *)NULL);
+		if (write(STDERR_FILENO, msg, sizeof msg - 1) < 0)
+			_exit(127);
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	return 128 + WTERMSIG(status);
+}
+
+/* Open the journal; another writer (a worker of a supervisor that was
+ * just SIGKILLed and is dying of PR_SET_PDEATHSIG) may still hold its lock
+ * for a moment: retry that for a few seconds. */
+static int open_journal_retry(struct tracker *t)
+{
+	int r;
+
+	for (int i = 0;; i++) {
+		r = open_journal(t, i < 100);
+		if (r != -EBUSY || i >= 100)
+			return r;
+		if (i == 0)
+			log_notice("the journal is held by another writer: waiting up to 5 s");
+		nanosleep(&(struct timespec){ 0, 50000000 }, NULL);
+	}
+}
+
+/* The worker's start: after setup (and a fork, when supervised). */
+int tracker_start(struct tracker *t)
+{
+	struct hsmj_epoch_state es;
+	struct hsmj_counts cnt = { 0 };
+	int r;
+
+	t->self = getpid();
+	/* A dead worker's ignore marks live on the group we inherited: they
+	 * would hide writes to files recovery is about to settle. */
+	if (fanotify_mark(t->fan_fd, FAN_MARK_FLUSH, 0, AT_FDCWD, NULL) < 0) {
+		r = -errno;
+		fprintf(stderr, "hsm-tracker: cannot flush the inode marks: %s\n", strerror(errno));
+		return r;
+	}
+	r = open_journal_retry(t);
+	if (r < 0)
+		return r;
+	/* Recovery needs the journal's write lock: it runs before we hold it,
+	 * with the marks in place, so writers wait for it (it only uses O_PATH
+	 * opens and statx on the TFS: no event to wait for). */
+	r = hsmj_epoch_state(t->j, &es);
+	if (r == 0)
+		r = hsmj_counts(t->j, &cnt);
+	if (r < 0) {
+		fprintf(stderr, "hsm-tracker: cannot read the epoch state: %s\n",
+			hsmj_last_error(t->j));
+		return r;
+	}
+	if ((es.epoch_jsn != 0 && es.stop_jsn == 0) || cnt.in_flight > 0) {
+		log_warn("the previous epoch %s%" PRIu64 " intents in flight: running recovery",
+			 es.epoch_jsn != 0 && es.stop_jsn == 0 ? "did not stop cleanly; " : "",
+			 cnt.in_flight);
+		hsmj_close(t->j);
+		t->j = NULL;
+		r = run_recover(t);
+		if (r != 0)
+			log_err("recovery %s %d: starting anyway (the epoch's markers are "
+				"written below; intents left in flight stay for hsm-recover)",
+				r < 0 ? "could not run:" : "exited with", r < 0 ? -r : r);
+		r = open_journal_retry(t);
+		if (r < 0)
+			return r;
+	}
+	/* From here on writers on the TFS wait for us: markers and epoch-start
+	 * are durable before the first answer. */
+	r = start_epoch(t);
+	if (r < 0)
+		return r;
+	r = procscan_run(t);
+	if (r < 0) {
+		fprintf(stderr, "hsm-tracker: scan of files already open for write: %s\n",
+			strerror(-r));
+		return r;
+	}
+	if (r > 0)
+		log_notice("%d files already open for write or mapped writable: in flight", r);
+	return 0;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1240,6 +1409,10 @@ int tracker_run(struct tracker *t)
 	snprintf(ready, sizeof ready, "READY=1\nSTATUS=watching %zu filesystem(s), epoch %" PRIu64,
 		 t->nfs, t->epoch_jsn);
 	sd_notify(0, ready);
+	if (t->shared) {
+		t->shared->tick_ns = tracker_mono_ns();
+		t->shared->ready = 1;
+	}
 	log_notice("ready: watching %zu filesystem(s), epoch %" PRIu64 ", coverage up to %zu files",
 		   t->nfs, t->epoch_jsn, coverage_capacity(t->cov));
 

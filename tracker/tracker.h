@@ -5,12 +5,15 @@
  * hsm-tracker's state and event loop. See docs/TRACKER.md for why every step
  * is ordered as it is.
  *
- * Calling sequence (main.c):
+ * Calling sequence (main.c; supervisor.c forks between setup and start):
  *   struct tracker_opts o; tracker_opts_init(&o); ... fill from argv ...
- *   tracker_start(&o, &t);   // journal, refusals, marks, epoch, /proc scan
+ *   tracker_setup(&o, &t);   // refusals, both fanotify groups and their marks
+ *   ... supervisor_run(t) forks the worker here, or (--no-supervise) directly:
+ *   tracker_start(t);        // flush inode marks, recovery, journal, epoch, /proc scan
  *   tracker_run(t);          // io_uring loop until SIGTERM/SIGINT; settles, clean-stop
  *   tracker_free(t);
- * tracker_start() prints its one-line refusal itself and returns < 0.
+ * tracker_setup() and tracker_start() print their one-line refusal
+ * themselves and return < 0.
  *
  * The struct is shared with settle.c and procscan.c (the same program); it is
  * not a library API.
@@ -33,6 +36,7 @@ struct tracker_opts {
 	int64_t settle_delay_ns;
 	int64_t heartbeat_ns;
 	size_t max_covered;
+	const char *recover_path;  /* hsm-recover to run at start; NULL: next to us */
 };
 
 struct watched_fs {
@@ -59,6 +63,14 @@ struct tracker_counters {
 
 struct notify_group;
 
+/* A page shared between the supervisor and its worker (MAP_SHARED before
+ * the fork); NULL without a supervisor. The worker writes, the supervisor
+ * reads. */
+struct tracker_shared {
+	volatile int ready;            /* the worker serves (READY=1 sent) */
+	volatile int64_t tick_ns;      /* CLOCK_MONOTONIC of the worker's last timer tick */
+};
+
 struct tracker {
 	struct tracker_opts opts;
 	struct hsmj *j;
@@ -84,10 +96,13 @@ struct tracker {
 	size_t notify_pending;        /* namespace records waiting in batch */
 	int64_t notify_pending_since_ns;
 	struct tracker_counters n;
+	struct tracker_shared *shared; /* NULL when not supervised */
+	unsigned restarts;             /* 0: first worker; else a restart after a crash */
 };
 
 void tracker_opts_init(struct tracker_opts *o);
-int tracker_start(const struct tracker_opts *o, struct tracker **out);
+int tracker_setup(const struct tracker_opts *o, struct tracker **out);
+int tracker_start(struct tracker *t);
 int tracker_run(struct tracker *t);
 void tracker_free(struct tracker *t);
 
