@@ -11,9 +11,12 @@
  *                                  append a line to COUNT distinct files of
  *                                  that tree chosen with SEED; print their
  *                                  paths, one a line
- *   walk DIR REF                   print every path under DIR (DIR itself
+ *   walk DIR REF [THREADS]         print every path under DIR (DIR itself
  *                                  excluded) whose mtime is later than REF's,
- *                                  as `find DIR -newer REF` does
+ *                                  as `find DIR -newer REF` does; with
+ *                                  THREADS > 1, that many threads share a
+ *                                  queue of directories (the best a scan
+ *                                  can do on several cores)
  *
  * Every mode prints one summary line of key=value numbers on stderr.
  */
@@ -23,6 +26,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -322,7 +326,165 @@ out:
 	return rc;
 }
 
-static int mode_walk(const char *dir, const char *ref)
+/* The parallel walk: a queue of directory paths that the threads pop and
+ * push; it is over when the queue is empty and no thread is listing. */
+struct pwalk {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	char **queue;
+	size_t n, cap;
+	int busy;
+	int err;              /* first failure, negative errno */
+	struct timespec ref;
+	atomic_long entries, newer;
+};
+
+static int pwalk_push_locked(struct pwalk *pw, char *path)
+{
+	if (pw->n == pw->cap) {
+		size_t ncap = pw->cap ? pw->cap * 2 : 1024;
+		char **q = realloc(pw->queue, ncap * sizeof(*q));
+
+		if (!q)
+			return -ENOMEM;
+		pw->queue = q;
+		pw->cap = ncap;
+	}
+	pw->queue[pw->n++] = path;
+	return 0;
+}
+
+/* List one directory: print what is newer, return its subdirectories'
+ * paths in *subs (count in *nsubs). */
+static int pwalk_list(struct pwalk *pw, const char *path, char *buf, size_t bufsize,
+		      char ***subs, size_t *nsubs, long *entries, long *newer)
+{
+	size_t cap = 0, len = strlen(path);
+	int dfd, rc = 0;
+
+	dfd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	for (;;) {
+		long n = syscall(SYS_getdents64, dfd, buf, bufsize);
+
+		if (n < 0) {
+			rc = -errno;
+			break;
+		}
+		if (n == 0)
+			break;
+		for (long off = 0; off < n && rc == 0;) {
+			struct linux_dirent64 *de = (struct linux_dirent64 *)(buf + off);
+			const char *name = de->d_name;
+			struct stat st;
+			char *sub;
+
+			off += de->d_reclen;
+			if (name[0] == '.' && (!name[1] || (name[1] == '.' && !name[2])))
+				continue;
+			if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+				if (errno != ENOENT)
+					rc = -errno;
+				continue;
+			}
+			(*entries)++;
+			if (newer_than(&st.st_mtim, &pw->ref)) {
+				(*newer)++;
+				printf("%s/%s\n", path, name);
+			}
+			if (!S_ISDIR(st.st_mode))
+				continue;
+			if (*nsubs == cap) {
+				size_t ncap = cap ? cap * 2 : 64;
+				char **p = realloc(*subs, ncap * sizeof(*p));
+
+				if (!p) {
+					rc = -ENOMEM;
+					break;
+				}
+				*subs = p;
+				cap = ncap;
+			}
+			if (asprintf(&sub, "%.*s/%s", (int)len, path, name) < 0) {
+				rc = -ENOMEM;
+				break;
+			}
+			(*subs)[(*nsubs)++] = sub;
+		}
+		if (rc)
+			break;
+	}
+	close(dfd);
+	return rc;
+}
+
+static void *pwalk_main(void *arg)
+{
+	struct pwalk *pw = arg;
+	static _Thread_local char buf[1 << 16];
+	long entries = 0, newer = 0;
+
+	pthread_mutex_lock(&pw->mu);
+	for (;;) {
+		char **subs = NULL, *path;
+		size_t nsubs = 0;
+		int rc;
+
+		while (pw->n == 0 && pw->busy > 0 && !pw->err)
+			pthread_cond_wait(&pw->cv, &pw->mu);
+		if (pw->n == 0 || pw->err)
+			break;
+		path = pw->queue[--pw->n];
+		pw->busy++;
+		pthread_mutex_unlock(&pw->mu);
+
+		rc = pwalk_list(pw, path, buf, sizeof(buf), &subs, &nsubs, &entries, &newer);
+		free(path);
+
+		pthread_mutex_lock(&pw->mu);
+		for (size_t i = 0; i < nsubs; i++) {
+			if (rc == 0)
+				rc = pwalk_push_locked(pw, subs[i]);
+			if (rc)
+				free(subs[i]);
+		}
+		free(subs);
+		if (rc && !pw->err)
+			pw->err = rc;
+		pw->busy--;
+		pthread_cond_broadcast(&pw->cv);
+	}
+	pthread_cond_broadcast(&pw->cv);
+	pthread_mutex_unlock(&pw->mu);
+	atomic_fetch_add(&pw->entries, entries);
+	atomic_fetch_add(&pw->newer, newer);
+	return NULL;
+}
+
+static int pwalk_run(struct pwalk *pw, const char *dir, long nthreads)
+{
+	pthread_t th[64];
+	char *root = strdup(dir);
+
+	if (!root || pwalk_push_locked(pw, root) < 0) {
+		free(root);
+		return -ENOMEM;
+	}
+	for (long i = 0; i < nthreads; i++)
+		if (pthread_create(&th[i], NULL, pwalk_main, pw) != 0) {
+			fprintf(stderr, "hsmj-bench-tree: pthread_create failed\n");
+			exit(1);
+		}
+	for (long i = 0; i < nthreads; i++)
+		pthread_join(th[i], NULL);
+	for (size_t i = 0; i < pw->n; i++)
+		free(pw->queue[i]);
+	free(pw->queue);
+	return pw->err;
+}
+
+static int mode_walk(const char *dir, const char *ref, long nthreads)
 {
 	static struct walker w;
 	static char path[PATH_MAX];
@@ -344,6 +506,20 @@ static int mode_walk(const char *dir, const char *ref)
 	}
 	memcpy(path, dir, len);
 	path[len] = '\0';
+	if (nthreads > 1) {
+		static struct pwalk pw = { .mu = PTHREAD_MUTEX_INITIALIZER,
+					   .cv = PTHREAD_COND_INITIALIZER };
+
+		pw.ref = st.st_mtim;
+		rc = pwalk_run(&pw, path, nthreads);
+		if (rc < 0) {
+			fprintf(stderr, "hsmj-bench-tree: walk %s: %s\n", path, strerror(-rc));
+			return 1;
+		}
+		fprintf(stderr, "walk threads=%ld entries=%ld newer=%ld seconds=%.3f\n", nthreads,
+			atomic_load(&pw.entries), atomic_load(&pw.newer), now_s() - t0);
+		return fflush(stdout) == 0 ? 0 : 1;
+	}
 	dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0) {
 		fprintf(stderr, "hsmj-bench-tree: open %s: %s\n", path, strerror(errno));
@@ -365,7 +541,7 @@ static int usage(void)
 	fprintf(stderr,
 		"usage: hsmj-bench-tree build DIR NFILES PERDIR\n"
 		"       hsmj-bench-tree change DIR NFILES PERDIR COUNT SEED\n"
-		"       hsmj-bench-tree walk DIR REF\n");
+		"       hsmj-bench-tree walk DIR REF [THREADS]\n");
 	return 2;
 }
 
@@ -386,7 +562,12 @@ int main(int argc, char **argv)
 			return usage();
 		return mode_change(argv[2], nfiles, perdir, count, (uint64_t)seed);
 	}
-	if (!strcmp(argv[1], "walk") && argc == 4)
-		return mode_walk(argv[2], argv[3]);
+	if (!strcmp(argv[1], "walk") && (argc == 4 || argc == 5)) {
+		long nthreads = 1;
+
+		if (argc == 5 && (parse_long(argv[4], 1, &nthreads) || nthreads > 64))
+			return usage();
+		return mode_walk(argv[2], argv[3], nthreads);
+	}
 	return usage();
 }
