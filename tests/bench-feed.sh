@@ -12,6 +12,8 @@
 # is in flight, then times side by side, each HSMJ_BENCH_FEED_REPS times (median):
 #   feed      hsm-journal changes --since CURSOR --format paths0
 #   feed -c   the same with --coalesce
+#   feed 0    the same from the cursor after the changes: no record to
+#             print, so this is the fixed cost (process start, RocksDB open)
 #   find      find TREE -newer REF
 #   walker    hsmj-bench-tree walk TREE REF (getdents64 + fstatat in C)
 #   walker -j the same with one thread per CPU (at least 2) sharing a queue
@@ -117,12 +119,18 @@ progress "waiting until nothing is in flight"
 t_wait_for 120 settled || fail "still in flight after 120 s: $(in_flight)"
 tr_alive
 progress "settled"
+"$HSMJ" --journal "$J" changes --since "$CURSOR" --format paths0 >/dev/null 2>"$T/cursor1" ||
+	{ cat "$T/cursor1" >&2; fail "hsm-journal changes --since $CURSOR failed"; }
+END_CURSOR=$(sed -n 's/^cursor: //p' "$T/cursor1" | tail -n1)
+[ -n "$END_CURSOR" ] || { cat "$T/cursor1" >&2; fail "no cursor printed after the changes"; }
+: >"$T/none"
 
 # ---- timing ----
 # run_method NAME: the method's paths, one a line, on stdout.
 run_method() {
 	case $1 in
 	feed) "$HSMJ" --journal "$J" changes --since "$CURSOR" --format paths0 2>"$T/err" | tr '\0' '\n' ;;
+	feed-empty) "$HSMJ" --journal "$J" changes --since "$END_CURSOR" --format paths0 2>"$T/err" | tr '\0' '\n' ;;
 	feed-coalesce) "$HSMJ" --journal "$J" changes --since "$CURSOR" --format paths0 --coalesce 2>"$T/err" | tr '\0' '\n' ;;
 	find) find "$TREE" -newer "$REF" 2>"$T/err" ;;
 	walker) "$TREEBIN" walk "$TREE" "$REF" 2>"$T/err" ;;
@@ -144,15 +152,17 @@ run_once() {
 	t1=$EPOCHREALTIME
 	secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", b - a }')
 }
-# check NAME: the run's path set equals the changed set; prints its size
-# (and the number of lines printed when some path came more than once).
+# check NAME: the run's path set equals the changed set (the empty set
+# for feed-empty); prints its size (and the number of lines printed when
+# some path came more than once).
 check() {
-	local lines distinct
+	local lines distinct want=$T/expected
+	[ "$1" = feed-empty ] && want=$T/none
 	sort -u "$T/out" >"$T/out.sorted"
-	if ! cmp -s "$T/out.sorted" "$T/expected"; then
-		note "$1: paths differ from the changed files (< missing, > extra):"
-		diff "$T/expected" "$T/out.sorted" | grep '^[<>]' | head -n 10 >&2
-		fail "$1 found $(wc -l <"$T/out.sorted") paths, expected the $CHANGES changed files"
+	if ! cmp -s "$T/out.sorted" "$want"; then
+		note "$1: paths differ from the expected set (< missing, > extra):"
+		diff "$want" "$T/out.sorted" | grep '^[<>]' | head -n 10 >&2
+		fail "$1 found $(wc -l <"$T/out.sorted") paths, expected $(wc -l <"$want")"
 	fi
 	lines=$(wc -l <"$T/out") distinct=$(wc -l <"$T/out.sorted")
 	if [ "$lines" = "$distinct" ]; then echo "$distinct"; else echo "$distinct($lines)"; fi
@@ -160,7 +170,7 @@ check() {
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.4f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 declare -A med found
-methods=(feed feed-coalesce find walker walker-par)
+methods=(feed feed-coalesce feed-empty find walker walker-par)
 for cache in warm cold; do
 	for m in "${methods[@]}"; do
 		if [ "$cache" = warm ]; then
@@ -185,6 +195,7 @@ desc() {
 	case $1 in
 	feed) echo "hsm-journal changes --since (paths0)" ;;
 	feed-coalesce) echo "hsm-journal changes --since --coalesce" ;;
+	feed-empty) echo "hsm-journal changes, nothing new" ;;
 	find) echo "find TREE -newer REF" ;;
 	walker) echo "C walker (getdents64 + fstatat)" ;;
 	walker-par) echo "C walker, $WALK_THREADS threads" ;;
@@ -202,6 +213,7 @@ for cache in warm cold; do
 		printf '%-40s %-5s %12s %7s %14s\n' "$(desc "$m")" "$cache" "${med[$m.$cache]}" "${found[$m.$cache]}" "$r"
 	done
 done
-echo "paths: distinct paths, all equal to the changed set (asserted on every run);"
+echo "paths: distinct paths printed; every run's set was asserted equal to the changed files"
+echo "  ('nothing new' reads from the cursor after the changes: none, so its time is the fixed cost)"
 echo "scan/feed: the scan's median over the plain feed's median, same cache state"
 progress "done"
