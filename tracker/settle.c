@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -73,12 +74,43 @@ static void fill_common(struct tracker *t, struct hsmj_record *r, const struct c
 	r->fh = e->fh;
 }
 
+/* The file's name now: a file renamed while covered must be reported under
+ * its new name, not the one it had at intent time. A file with no name left
+ * (unlinked; the link reads "PATH (deleted)") keeps its last name, and
+ * *deleted is set. The stored path is kept when the link cannot be read. */
+static void refresh_path(struct cov_entry *e, const struct hsmj_stat *now, int *deleted)
+{
+	static const char suffix[] = " (deleted)";
+	const size_t slen = sizeof suffix - 1;
+	char link[64], buf[HSMJ_PATH_MAX];
+	ssize_t n;
+	char *p;
+
+	*deleted = (now->valid & HSMJ_STAT_NLINK) && now->nlink == 0;
+	snprintf(link, sizeof link, "/proc/self/fd/%d", e->fd);
+	n = readlink(link, buf, sizeof buf - 1);
+	if (n <= 0 || buf[0] != '/')
+		return;
+	buf[n] = '\0';
+	if (*deleted && (size_t)n > slen && strcmp(buf + n - slen, suffix) == 0)
+		buf[n - slen] = '\0';
+	if (strcmp(buf, e->path) == 0)
+		return;
+	p = strdup(buf);
+	if (!p)
+		return;
+	log_debug("settle: %s is now %s%s", e->path, p, *deleted ? " (deleted)" : "");
+	free(e->path);
+	e->path = p;
+}
+
 static int add_records(struct tracker *t, struct settle_item *it)
 {
 	struct cov_entry *e = it->e;
 	struct hsmj_record r;
-	int rc = 0;
+	int rc = 0, deleted;
 
+	refresh_path(e, &it->now, &deleted);
 	if (it->what == SETTLE_DONE) {
 		hsmj_record_init(&r, HSMJ_KIND_POST);
 		fill_common(t, &r, e);
@@ -90,7 +122,10 @@ static int add_records(struct tracker *t, struct settle_item *it)
 		if (hsmj_stat_changed(&e->pre, &it->now)) {
 			hsmj_record_init(&r, HSMJ_KIND_CHANGE);
 			fill_common(t, &r, e);
-			r.reasons = HSMJ_REASON_DATA;
+			/* A changed file that is gone by now: its data changed and
+			 * its last name no longer holds it. Said here, not left to
+			 * the namespace record, which an overflow can lose. */
+			r.reasons = HSMJ_REASON_DATA | (deleted ? HSMJ_REASON_DELETE : 0);
 			r.pre = e->pre;
 			r.post = it->now;
 			if ((rc = hsmj_record_set_path(&r, e->path)) < 0 ||
@@ -103,7 +138,7 @@ static int add_records(struct tracker *t, struct settle_item *it)
 	}
 	hsmj_record_init(&r, HSMJ_KIND_CHANGE);
 	fill_common(t, &r, e);
-	r.reasons = HSMJ_REASON_DATA | HSMJ_REASON_STILL_OPEN;
+	r.reasons = HSMJ_REASON_DATA | HSMJ_REASON_STILL_OPEN | (deleted ? HSMJ_REASON_DELETE : 0);
 	r.pre = e->last_reported;
 	r.post = it->now;
 	if ((rc = hsmj_record_set_path(&r, e->path)) < 0)
