@@ -28,11 +28,22 @@ struct dn_ent {
 	unsigned char data[];
 };
 
+/* The last event scanned, when it moved a directory: the victim of a move
+ * over an empty directory shows up in the next event (see dirnames_scan). */
+struct dn_move {
+	bool valid;
+	int32_t pid;
+	struct dirnames_fh dir, parent;
+	unsigned char dir_bytes[FID_HANDLE_MAX], parent_bytes[FID_HANDLE_MAX];
+	char name[NAME_MAX + 1];
+};
+
 struct dirnames {
 	struct dn_ent **buckets;
 	size_t nbuckets;              /* a power of two */
 	struct dn_ent lru;            /* sentinel: lru.older is the newest entry */
 	size_t count, cap;
+	struct dn_move last_move;
 };
 
 static uint32_t dn_hash(const struct dirnames_fh *k)
@@ -187,6 +198,43 @@ static struct dirnames_fh dn_fh_of(const struct fid_object *o)
 	return k;
 }
 
+static void remember_move(struct dirnames *d, int32_t pid, const struct dirnames_fh *dir,
+			  const struct dirnames_fh *parent, const char *name)
+{
+	struct dn_move *mv = &d->last_move;
+	size_t nl = strlen(name);
+
+	mv->valid = nl <= NAME_MAX;
+	if (!mv->valid)
+		return;
+	mv->pid = pid;
+	mv->dir = *dir;
+	mv->parent = *parent;
+	memcpy(mv->dir_bytes, dir->bytes, dir->len);
+	memcpy(mv->parent_bytes, parent->bytes, parent->len);
+	mv->dir.bytes = mv->dir_bytes;
+	mv->parent.bytes = mv->parent_bytes;
+	memcpy(mv->name, name, nl + 1);
+}
+
+/* A directory renamed over an empty one: the kernel reports no DELETE for
+ * the victim, only the link count it drops, ATTRIB (|DELETE_SELF) on the
+ * victim itself (DFID_NAME(victim, ".")), queued right after the RENAME by
+ * the same task. The victim was where the directory went. An unrelated
+ * chmod of a directory that follows a rename this closely would be noted
+ * wrongly, but only ever read for a directory that is gone, and its own
+ * rmdir (noted later) replaces it. */
+static bool is_move_victim(const struct dirnames *d, const struct fid_event *ev,
+			   const struct dirnames_fh *victim)
+{
+	const uint64_t self_bits = FAN_ATTRIB | FAN_DELETE_SELF | FAN_ONDIR;
+
+	return d->last_move.valid && d->last_move.pid == ev->pid &&
+	       (ev->mask & FAN_ONDIR) && !(ev->mask & ~self_bits) &&
+	       ev->dir.info_type && ev->dir.name && strcmp(ev->dir.name, ".") == 0 &&
+	       victim->fsid == d->last_move.dir.fsid && !dn_equal(victim, &d->last_move.dir);
+}
+
 int dirnames_scan(struct dirnames *d, const void *buf, size_t len)
 {
 	struct fid_iter it;
@@ -203,8 +251,20 @@ int dirnames_scan(struct dirnames *d, const void *buf, size_t len)
 		if (ev.mask & FAN_Q_OVERFLOW) {
 			/* Moves after this point may be lost: earlier ones may be stale. */
 			dirnames_forget_moves(d);
+			d->last_move.valid = false;
 			continue;
 		}
+		if (ev.dir.info_type && ev.dir.name) {
+			dir = dn_fh_of(&ev.dir);
+			if (is_move_victim(d, &ev, &dir)) {
+				d->last_move.valid = false;
+				r = dirnames_note(d, &dir, &d->last_move.parent, d->last_move.name, 1);
+				if (r == -ENOMEM)
+					return r;
+				continue;
+			}
+		}
+		d->last_move.valid = false;
 		if (!(ev.mask & FAN_ONDIR) || !ev.obj.info_type)
 			continue;
 		if (ev.mask & FAN_RENAME) {
@@ -222,6 +282,8 @@ int dirnames_scan(struct dirnames *d, const void *buf, size_t len)
 		r = dirnames_note(d, &dir, &parent, where->name, final);
 		if (r == -ENOMEM)
 			return r;
+		if (!final)
+			remember_move(d, ev.pid, &dir, &parent, where->name);
 	}
 	return r < 0 ? r : events;
 }

@@ -10,8 +10,8 @@
  * read) has no path any more. But its removal is an event of its own,
  * queued after every event inside it: DELETE|ONDIR with DFID_NAME(parent,
  * name) + FID(directory). This module remembers, for every directory handle
- * an event shows removed or moved, the parent handle and the name it had
- * last, and names a gone directory path(parent) + "/" + name, recursively,
+ * an event shows removed or moved (or replaced: a directory renamed over an
+ * empty one), the parent handle and the name it had last, and names a gone directory path(parent) + "/" + name, recursively,
  * up to the nearest directory that a caller's lookup (cache, kernel) can
  * still name.
  *
@@ -55,8 +55,10 @@ size_t dirnames_count(const struct dirnames *d);
 int dirnames_note(struct dirnames *d, const struct dirnames_fh *dir,
 		  const struct dirnames_fh *parent, const char *name, int final);
 /* Note what a buffer read from a FID-mode group says: DELETE|ONDIR and
- * RENAME|ONDIR events with the directory's FID; FAN_Q_OVERFLOW forgets the
- * moves noted so far. Returns the number of events in buf, -ENOMEM, or
+ * RENAME|ONDIR events with the directory's FID, and the directory a rename
+ * replaced (its ATTRIB "." right after the RENAME); FAN_Q_OVERFLOW forgets
+ * the moves noted so far. Buffers must be scanned in the order they were
+ * read: a RENAME at the end of one pairs with an ATTRIB at the start of the next. Returns the number of events in buf, -ENOMEM, or
  * -EBADMSG for a malformed buffer (what came before it is noted). */
 int dirnames_scan(struct dirnames *d, const void *buf, size_t len);
 /* Drop every move (keep removals). */

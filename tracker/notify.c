@@ -167,6 +167,8 @@ struct handle_ctx {
 	size_t ra_known;  /* events FIONREAD said were queued that are not read yet */
 	size_t ra_total;  /* bytes read ahead by this call */
 	bool ra_gave_up;  /* a gone directory stayed unnamed with the queue read */
+	struct hsmj_fhandle unnamed; /* the last one, while nothing more was read */
+	size_t unnamed_at;           /* ra_total when it was given up */
 };
 
 /* ---- handle keys ---- */
@@ -517,9 +519,14 @@ static int resolve_dir(struct handle_ctx *ctx, const struct dirnames_fh *k, bool
 		       char **out)
 {
 	int r, rounds = ctx->ra_gave_up ? 1 : 0;
+	struct dirnames_fh last = key_of_fhandle(&ctx->unnamed);
 
 	if (!gone)
 		return lookup_live(ctx->g, k, out);
+	/* The same unnamed directory again (the next file of a tree whose top
+	 * was lost to an overflow): nothing new was read that could name it. */
+	if (ctx->ra_gave_up && ctx->unnamed_at == ctx->ra_total && key_equal(&last, k))
+		return -ESTALE;
 	for (;;) {
 		r = dirnames_resolve(ctx->g->names, k, lookup_live, ctx->g, out);
 		if (r == 1)
@@ -529,16 +536,17 @@ static int resolve_dir(struct handle_ctx *ctx, const struct dirnames_fh *k, bool
 		if (ctx->ra_known == 0) {
 			int queued = 0;
 
-			if (rounds == 2 || ctx->ra_total >= READ_AHEAD_MAX) {
-				ctx->ra_gave_up = true;
-				return -ESTALE;
-			}
+			if (rounds == 2 || ctx->ra_total >= READ_AHEAD_MAX)
+				goto give_up;
 			rounds++;
 			/* FIONREAD counts the metadata of each queued event only
 			 * (24 bytes), not its info records: it counts events. */
 			if (ioctl(ctx->g->fd, FIONREAD, &queued) < 0 ||
-			    queued < (int)sizeof(struct fanotify_event_metadata))
+			    queued < (int)sizeof(struct fanotify_event_metadata)) {
+				if (rounds == 2)
+					goto give_up;
 				continue;
+			}
 			ctx->ra_known = (size_t)queued / sizeof(struct fanotify_event_metadata);
 		}
 		r = read_ahead(ctx);
@@ -547,6 +555,17 @@ static int resolve_dir(struct handle_ctx *ctx, const struct dirnames_fh *k, bool
 		if (r == 0)
 			ctx->ra_known = 0;
 	}
+give_up:
+	ctx->ra_gave_up = true;
+	ctx->unnamed_at = ctx->ra_total;
+	memset(&ctx->unnamed, 0, sizeof(ctx->unnamed));
+	if (k->len <= HSMJ_FH_MAX) {
+		ctx->unnamed.fsid = k->fsid;
+		ctx->unnamed.type = k->type;
+		ctx->unnamed.len = k->len;
+		memcpy(ctx->unnamed.bytes, k->bytes, k->len);
+	}
+	return -ESTALE;
 }
 
 static int join_path(const char *parent, const char *name, char **out)
