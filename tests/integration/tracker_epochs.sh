@@ -15,6 +15,7 @@ tr_feed epochs | awk -F'\t' '{ print $2 }' | tr '\n' ' ' | grep -q '^epoch-start
 	fail "want epoch-start, clean-stop: $(tr_feed epochs)"
 tr_feed feed | grep -q rescan && fail "a first start must not write a rescan marker"
 
+worker_pid() { local p; p=$(cat "/proc/$TPID/task/$TPID/children" 2>/dev/null); echo $p; }
 tr_start
 tr_feed feed | awk -F'\t' -v p="$TFS" '$2 == "rescan" && $5 == "downtime" && $7 == p' | grep -q . ||
 	fail "no downtime marker after a clean stop: $(tr_feed feed)"
@@ -25,11 +26,11 @@ hpid=$HOLD_PID
 read -r line <&"${HOLD[0]}" && [ "$line" = held ] || fail "holder did not start"
 has_intent() { tr_feed intents | grep -q "$TFS/held"; }
 t_wait_for 10 has_intent || fail "no intent for the held file"
-wpid=$(cat /proc/$TPID/task/$TPID/children)
+wpid=$(worker_pid)
 [ -n "$wpid" ] || fail "the supervisor has no worker"
 kill -KILL "$TPID"
 wait "$TPID" 2>/dev/null
-worker_gone() { ! kill -0 "$wpid" 2>/dev/null; }
+worker_gone() { [ ! -d "/proc/$wpid" ]; }
 t_wait_for 5 worker_gone || fail "the worker $wpid outlived its SIGKILLed supervisor"
 echo q >&"${HOLD[1]}"
 wait "$hpid" || fail "the holder failed after the tracker died"
@@ -47,7 +48,7 @@ n=$(tr_feed epochs | grep -c epoch-start)
 # Crash again (both processes), then hsm-recover at "boot", then the tracker:
 # exactly one more unclean-stop marker (hsm-recover's), none from the start.
 tr_start
-wpid=$(cat /proc/$TPID/task/$TPID/children)
+wpid=$(worker_pid)
 kill -KILL "$wpid" "$TPID"
 wait "$TPID" 2>/dev/null
 t_wait_for 5 worker_gone || fail "the worker $wpid survived SIGKILL"
@@ -62,7 +63,7 @@ grep -q '0 rescan markers written from its last heartbeat, 1 already there' "$TL
 # marker of an older crash does not count).
 tr_stop
 tr_start
-wpid=$(cat /proc/$TPID/task/$TPID/children)
+wpid=$(worker_pid)
 kill -KILL "$TPID"
 wait "$TPID" 2>/dev/null
 t_wait_for 5 worker_gone || fail "the worker $wpid outlived its SIGKILLed supervisor"
