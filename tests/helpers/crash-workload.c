@@ -11,9 +11,9 @@
  * Every operation appends two lines to LOG (one write(2) each, so a line is
  * never torn by a SIGKILL):
  *   B <seq> <realtime_ns> <op> <path> [<path2>]     before the system calls
- *   E <seq> <realtime_ns> <rc> <ino>                after them (rc: 0 or errno)
+ *   E <seq> <realtime_ns> <rc> <ino> <gen>          after them (rc: 0 or errno)
  * Paths are relative to ROOT ("." is ROOT itself); ino is the inode the
- * operation touched (0 when unknown). An operation with a B line and no E
+ * operation touched and gen its generation (FS_IOC_GETVERSION; 0 when unknown). An operation with a B line and no E
  * line was cut by the crash: it may or may not have happened.
  *
  * Errors never stop it: after a filesystem shutdown every call fails with
@@ -31,6 +31,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -113,9 +115,12 @@ static void op_begin(const char *op, const char *p1, const char *p2)
 		 p2 ? p2 : "");
 }
 
+static long last_gen; /* of the file the current operation opened */
+
 static int op_end(int rc, uint64_t ino)
 {
-	log_line("E %" PRIu64 " %" PRId64 " %d %" PRIu64 "\n", seq, now_ns(), rc, ino);
+	log_line("E %" PRIu64 " %" PRId64 " %d %" PRIu64 " %ld\n", seq, now_ns(), rc, ino, last_gen);
+	last_gen = 0;
 	return rc;
 }
 
@@ -251,6 +256,10 @@ static uint64_t ino_at(const char *path)
 static uint64_t ino_of(int fd)
 {
 	struct stat st;
+	long gen = 0;
+
+	if (ioctl(fd, FS_IOC_GETVERSION, &gen) == 0)
+		last_gen = gen;
 
 	return fstat(fd, &st) < 0 ? 0 : (uint64_t)st.st_ino;
 }
