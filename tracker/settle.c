@@ -18,6 +18,7 @@ struct settle_item {
 	struct cov_entry *e;
 	enum settle_outcome what;
 	struct hsmj_stat now;
+	int deleted;          /* no name left: no change record (see add_records) */
 };
 
 static int lease(int fd, int type)
@@ -76,8 +77,9 @@ static void fill_common(struct tracker *t, struct hsmj_record *r, const struct c
 
 /* The file's name now: a file renamed while covered must be reported under
  * its new name, not the one it had at intent time. A file with no name left
- * (unlinked; the link reads "PATH (deleted)") keeps its last name, and
- * *deleted is set. The stored path is kept when the link cannot be read. */
+ * (link count 0; the link reads "PATH (deleted)") keeps its last name for
+ * the post record, and *deleted is set. The stored path is kept when the
+ * link cannot be read. */
 static void refresh_path(struct cov_entry *e, const struct hsmj_stat *now, int *deleted)
 {
 	static const char suffix[] = " (deleted)";
@@ -108,9 +110,9 @@ static int add_records(struct tracker *t, struct settle_item *it)
 {
 	struct cov_entry *e = it->e;
 	struct hsmj_record r;
-	int rc = 0, deleted;
+	int rc = 0;
 
-	refresh_path(e, &it->now, &deleted);
+	refresh_path(e, &it->now, &it->deleted);
 	if (it->what == SETTLE_DONE) {
 		hsmj_record_init(&r, HSMJ_KIND_POST);
 		fill_common(t, &r, e);
@@ -119,13 +121,16 @@ static int add_records(struct tracker *t, struct settle_item *it)
 		    (rc = hsmj_batch_add(t->batch, &r)) < 0)
 			goto out;
 		hsmj_record_release(&r);
-		if (hsmj_stat_changed(&e->pre, &it->now)) {
+		/* A file with no name left gets no change record: nothing can
+		 * be copied from it, and its name's removal is already in the
+		 * feed as a namespace record (or under a rescan marker, if that
+		 * record was lost). A data record here would come after that
+		 * delete, and after whatever took the name since (rm x; mkdir
+		 * x), and say the wrong thing about the name. */
+		if (!it->deleted && hsmj_stat_changed(&e->pre, &it->now)) {
 			hsmj_record_init(&r, HSMJ_KIND_CHANGE);
 			fill_common(t, &r, e);
-			/* A changed file that is gone by now: its data changed and
-			 * its last name no longer holds it. Said here, not left to
-			 * the namespace record, which an overflow can lose. */
-			r.reasons = HSMJ_REASON_DATA | (deleted ? HSMJ_REASON_DELETE : 0);
+			r.reasons = HSMJ_REASON_DATA;
 			r.pre = e->pre;
 			r.post = it->now;
 			if ((rc = hsmj_record_set_path(&r, e->path)) < 0 ||
@@ -136,9 +141,11 @@ static int add_records(struct tracker *t, struct settle_item *it)
 		rc = hsmj_batch_resolve_intent(t->batch, e->intent_jsn);
 		return rc < 0 ? rc : 0;
 	}
+	if (it->deleted)
+		return 0; /* still written, but nameless: nothing to report */
 	hsmj_record_init(&r, HSMJ_KIND_CHANGE);
 	fill_common(t, &r, e);
-	r.reasons = HSMJ_REASON_DATA | HSMJ_REASON_STILL_OPEN | (deleted ? HSMJ_REASON_DELETE : 0);
+	r.reasons = HSMJ_REASON_DATA | HSMJ_REASON_STILL_OPEN;
 	r.pre = e->last_reported;
 	r.post = it->now;
 	if ((rc = hsmj_record_set_path(&r, e->path)) < 0)
@@ -184,11 +191,13 @@ static int settle_commit(struct tracker *t, struct settle_item *items, size_t n)
 
 		if (items[i].what == SETTLE_STILL_OPEN) {
 			e->last_reported = items[i].now;
-			t->n.changes++;
-			t->n.still_open++;
+			if (!items[i].deleted) {
+				t->n.changes++;
+				t->n.still_open++;
+			}
 			continue;
 		}
-		if (hsmj_stat_changed(&e->pre, &items[i].now))
+		if (!items[i].deleted && hsmj_stat_changed(&e->pre, &items[i].now))
 			t->n.changes++;
 		log_debug("settled %s (intent %llu)", e->path, (unsigned long long)e->intent_jsn);
 		close(e->fd);

@@ -49,6 +49,17 @@ tr_changes >&2
 [ -z "$(data_records "$TFS/a")" ] || fail "a data record under the old name a: $(tr_changes)"
 [ "$(data_records "$TFS/d/e2")" = data ] || fail "want one data record for d/e2: $(tr_changes)"
 [ -z "$(data_records "$TFS/e")" ] || fail "a data record under the old name e: $(tr_changes)"
-[ "$(data_records "$TFS/c")" = "data,delete" ] || fail "want data,delete for the deleted c: $(tr_changes)"
+[ -z "$(data_records "$TFS/c")" ] || fail "a data record for the deleted c: $(tr_changes)"
+tr_changes | awk -F'\t' -v p="$TFS/c" '$1 == p && $2 == "delete"' | grep -q . || fail "no delete record for c"
+# rm x; mkdir x while x is covered: the last record about x is not a delete.
+echo x >"$TFS/x"
+hold_start "$TFS/x"
+t_wait_for 10 has_intent "$TFS/x" || fail "no intent for x"
+rm "$TFS/x"
+mkdir "$TFS/x"
+hold_stop
+tr_wait_settled
+last=$(tr_changes | awk -F'\t' -v p="$TFS/x" '$1 == p { r = $2 } END { print r }')
+[ "$last" = create ] || fail "the last record for x (now a directory) is '$last', want create: $(tr_changes)"
 tr_stop
 echo PASS
