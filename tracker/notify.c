@@ -71,6 +71,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,6 +106,9 @@
 #define READ_AHEAD_CHUNK (64 * 1024)
 /* What one call may read ahead; the queue itself is bounded (max_queued_events). */
 #define READ_AHEAD_MAX (32u << 20)
+/* How long one call may wait for the DELETE of a directory that is gone:
+ * rmdir drops the link count before it queues the event. */
+#define REMOVAL_WAIT_NS (10 * 1000000LL)
 
 struct dcache_ent {
 	struct dcache_ent *hnext;        /* hash chain */
@@ -167,6 +171,8 @@ struct handle_ctx {
 	size_t ra_known;  /* events FIONREAD said were queued that are not read yet */
 	size_t ra_total;  /* bytes read ahead by this call */
 	bool ra_gave_up;  /* a gone directory stayed unnamed with the queue read */
+	bool overflow_seen; /* the window holds a FAN_Q_OVERFLOW */
+	int64_t wait_left_ns; /* of REMOVAL_WAIT_NS */
 	struct hsmj_fhandle unnamed; /* the last one, while nothing more was read */
 	size_t unnamed_at;           /* ra_total when it was given up */
 };
@@ -468,6 +474,18 @@ static int lookup_live(void *arg, const struct dirnames_fh *k, char **out)
 	return 0;
 }
 
+static bool has_overflow(const void *buf, size_t len)
+{
+	struct fid_iter it;
+	struct fid_event ev;
+
+	fid_iter_init(&it, buf, len);
+	while (fid_iter_next(&it, &ev) > 0)
+		if (ev.mask & FAN_Q_OVERFLOW)
+			return true;
+	return false;
+}
+
 /* Read the next part of the queue into the call's window and note the
  * removals and moves it shows. 1: read something; 0: nothing to read (or
  * the read-ahead budget is spent); -errno. */
@@ -501,25 +519,55 @@ static int read_ahead(struct handle_ctx *ctx)
 	events = dirnames_scan(ctx->g->names, c->data, c->len);
 	if (events == -ENOMEM)
 		return events;
+	if (has_overflow(c->data, c->len))
+		ctx->overflow_seen = true;
 	ctx->ra_known = events < 0 || (size_t)events >= ctx->ra_known ? 0 :
 			ctx->ra_known - (size_t)events;
 	return 1;
 }
 
+/* Wait (within the call's budget) for more events. */
+static bool wait_for_events(struct handle_ctx *ctx)
+{
+	struct pollfd pfd = { ctx->g->fd, POLLIN, 0 };
+	int64_t t0 = hsmj_now_ns();
+	int ms = (int)((ctx->wait_left_ns + 999999) / 1000000), r;
+
+	if (ctx->wait_left_ns <= 0)
+		return false;
+	r = poll(&pfd, 1, ms);
+	ctx->wait_left_ns -= hsmj_now_ns() - t0;
+	return r > 0 && (pfd.revents & POLLIN);
+}
+
+static void give_up_on(struct handle_ctx *ctx, const struct dirnames_fh *k)
+{
+	ctx->ra_gave_up = true;
+	ctx->unnamed_at = ctx->ra_total;
+	memset(&ctx->unnamed, 0, sizeof(ctx->unnamed));
+	if (k->len <= HSMJ_FH_MAX) {
+		ctx->unnamed.fsid = k->fsid;
+		ctx->unnamed.type = k->type;
+		ctx->unnamed.len = k->len;
+		memcpy(ctx->unnamed.bytes, k->bytes, k->len);
+	}
+}
+
 /* The path of the directory k: from the cache or the kernel while it
- * exists; once it is gone (with gone set), from the removal that the queue
- * holds after this event. A directory that is gone was removed before we
- * looked, so its DELETE|ONDIR was queued by then, unless an overflow lost
- * it: read ahead up to the events FIONREAD said were queued (for the
- * ancestors of a removed tree, up to the rmdir of its top), then once more for
- * what came meanwhile (the event is queued just after the link count
- * drops), and give up. The events read are handled by this call, after
- * the caller's buffer, so the feed keeps the kernel's order. */
+ * exists; once it is gone (with gone set), from its removal, which the
+ * queue holds after this event. A directory that is gone was removed
+ * before we looked, so its DELETE|ONDIR is queued by then, or is about to
+ * be (rmdir drops the link count first), unless an overflow lost it: read
+ * ahead up to the events FIONREAD says are queued (for the directories of
+ * a removed tree: up to the rmdir of its top), and when the queue is empty,
+ * wait a little for more (REMOVAL_WAIT_NS per call), unless the window
+ * already holds an overflow. The events read are handled by this call,
+ * after the caller's buffer, so the feed keeps the kernel's order. */
 static int resolve_dir(struct handle_ctx *ctx, const struct dirnames_fh *k, bool gone,
 		       char **out)
 {
-	int r, rounds = ctx->ra_gave_up ? 1 : 0;
 	struct dirnames_fh last = key_of_fhandle(&ctx->unnamed);
+	int r;
 
 	if (!gone)
 		return lookup_live(ctx->g, k, out);
@@ -536,18 +584,18 @@ static int resolve_dir(struct handle_ctx *ctx, const struct dirnames_fh *k, bool
 		if (ctx->ra_known == 0) {
 			int queued = 0;
 
-			if (rounds == 2 || ctx->ra_total >= READ_AHEAD_MAX)
-				goto give_up;
-			rounds++;
+			if (ctx->ra_total >= READ_AHEAD_MAX)
+				break;
 			/* FIONREAD counts the metadata of each queued event only
 			 * (24 bytes), not its info records: it counts events. */
-			if (ioctl(ctx->g->fd, FIONREAD, &queued) < 0 ||
-			    queued < (int)sizeof(struct fanotify_event_metadata)) {
-				if (rounds == 2)
-					goto give_up;
+			if (ioctl(ctx->g->fd, FIONREAD, &queued) < 0)
+				queued = 0;
+			ctx->ra_known = (size_t)queued / sizeof(struct fanotify_event_metadata);
+			if (ctx->ra_known == 0) {
+				if (ctx->overflow_seen || !wait_for_events(ctx))
+					break;
 				continue;
 			}
-			ctx->ra_known = (size_t)queued / sizeof(struct fanotify_event_metadata);
 		}
 		r = read_ahead(ctx);
 		if (r < 0)
@@ -555,16 +603,7 @@ static int resolve_dir(struct handle_ctx *ctx, const struct dirnames_fh *k, bool
 		if (r == 0)
 			ctx->ra_known = 0;
 	}
-give_up:
-	ctx->ra_gave_up = true;
-	ctx->unnamed_at = ctx->ra_total;
-	memset(&ctx->unnamed, 0, sizeof(ctx->unnamed));
-	if (k->len <= HSMJ_FH_MAX) {
-		ctx->unnamed.fsid = k->fsid;
-		ctx->unnamed.type = k->type;
-		ctx->unnamed.len = k->len;
-		memcpy(ctx->unnamed.bytes, k->bytes, k->len);
-	}
+	give_up_on(ctx, k);
 	return -ESTALE;
 }
 
@@ -957,6 +996,8 @@ int notify_group_handle(struct notify_group *g, const void *buf, size_t len,
 	ctx->b = b;
 	ctx->now = hsmj_now_ns();
 	ctx->ra_tail = &ctx->ra_head;
+	ctx->wait_left_ns = REMOVAL_WAIT_NS;
+	ctx->overflow_seen = has_overflow(buf, len);
 	for (i = 0; i < g->nmounts; i++)
 		g->mounts[i].unresolved_sent = false;
 

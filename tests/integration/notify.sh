@@ -159,9 +159,88 @@ change|rename-from|-|M/fA|M/fB
 change|rename-to|-|M/fB|M/fA
 change|delete|dir|M/cd|-'
 
-# ---- a tree that existed before the group and is gone before it is read ----
+# ---- a tree that existed before the group and is gone before it is read:
+# each directory is named from its own DELETE|ONDIR, queued after the
+# events inside it (read ahead from the queue when needed) ----
 setup_gone() { mkdir -p "$1/gone/sub" && : >"$1/gone/sub/f"; }
 gone_ops() { rm -rf "$1/gone"; }
+
+# make_old_tree MOUNT TOP NFILES: 3 levels below TOP with files at each
+# level (NFILES of them in the deepest directories), and the list of what
+# is there, "dir|-" TAB path with MOUNT as "M", in $T/TOP.list.
+make_old_tree() {
+	local m=$1 top=$2 n=$3 a b
+	mkdir "$m/$top" && : >"$m/$top/f0" && : >"$m/$top/f1" || return 1
+	for a in l1a l1b l1c; do
+		mkdir "$m/$top/$a" && : >"$m/$top/$a/g" || return 1
+		for b in l2a l2b; do
+			mkdir -p "$m/$top/$a/$b/l3" && : >"$m/$top/$a/$b/h" &&
+				(cd "$m/$top/$a/$b/l3" && seq -f "file%g" "$n" | xargs touch) || return 1
+		done
+	done
+	mkdir "$m/$top/l1c/empty" || return 1
+	find "$m/$top" -printf '%y\t%p\n' | sed -e "s#\t$m#\tM#" -e 's/^d\t/dir\t/' -e 's/^f\t/-\t/' |
+		sort >"$T/$top.list"
+}
+# Drop the caches: the removed tree's directories are not in any cache of
+# the group either way (it starts after them), this makes them cold on disk too.
+cold() { sync && echo 3 >/proc/sys/vm/drop_caches; }
+
+# expect_deleted NAME LIST: the records are exactly one DELETE per entry of
+# LIST (flags and full path) and nothing else, no marker; and each comes
+# before the DELETE of the directory it was in (the feed stays causal).
+expect_deleted() {
+	local name=$1 list=$2
+	grep "^rescan" "$T/$name.tsv" && fail "$name: unexpected rescan marker"
+	diff -u <(awk -F'\t' '{ print "change\tdelete\t" $1 "\t" $2 "\t-" }' "$list" | sort) \
+		<(records "$name" | sort) >&2 || fail "$name: delete records differ from the tree (-want +got)"
+	records "$name" | awk -F'\t' '
+		{ pos[$4] = NR; p[NR] = $4 }
+		END {
+			for (i = 1; i <= NR; i++) {
+				d = p[i]; sub(/\/[^\/]*$/, "", d)
+				if ((d in pos) && pos[d] < i) { print "after its directory: " p[i]; bad = 1 }
+			}
+			exit bad
+		}' >&2 || fail "$name: a delete comes after its directory's"
+	note "$name: $(wc -l <"$list") deletes named, no marker"
+}
+
+setup_oldtree() { make_old_tree "$1" old 3 && cold; }
+oldtree_ops() { rm -r "$1/old"; }
+
+# ---- an old tree renamed (and a directory inside it), then removed ----
+setup_oldrename() {
+	make_old_tree "$1" old 2 && cold &&
+	sed -e 's#\tM/old#\tM/old2#' -e 's#^\(.*\tM/old2/\)l1a#\1l1x#' "$T/old.list" >"$T/oldrename.list"
+}
+oldrename_ops() {
+	local m=$1
+	mv "$m/old" "$m/old2" && mv "$m/old2/l1a" "$m/old2/l1x" && rm -r "$m/old2"
+}
+OLDRENAME_WANT='change|rename-from|dir|M/old|M/old2
+change|rename-to|dir|M/old2|M/old
+change|rename-from|dir|M/old2/l1a|M/old2/l1x
+change|rename-to|dir|M/old2/l1x|M/old2/l1a'
+
+# ---- an old directory emptied, then a directory renamed over it: the
+# victim has no DELETE of its own; it is named from the rename ----
+setup_victim() { mkdir -p "$1/vold/sub" "$1/vnew" && : >"$1/vold/f" && : >"$1/vnew/g" && cold; }
+victim_ops() {
+	local m=$1
+	rm "$m/vold/f" && rmdir "$m/vold/sub" && mv -T "$m/vnew" "$m/vold"
+}
+VICTIM_WANT='change|delete|-|M/vold/f|-
+change|delete|dir|M/vold/sub|-
+change|rename-from|dir|M/vnew|M/vold
+change|rename-to|dir|M/vold|M/vnew'
+
+# ---- what still cannot be named: the rmdirs of an old tree lost to an
+# overflow (a queue of 64 events, 300 unlinks while nobody reads). The
+# files' DELETEs name a directory that is gone and whose removal is not in
+# the queue: one unresolved marker, then the overflow marker ----
+setup_lost() { mkdir -p "$1/lost/sub" && (cd "$1/lost/sub" && seq -f "f%g" 300 | xargs touch) && cold; }
+lost_ops() { rm -r "$1/lost"; }
 
 # ---- overflow: a queue of 64 events and 300 creates while nobody reads ----
 OLD_MAXQ=
@@ -233,6 +312,51 @@ EOF
 		"$BIN/hsm-journal" --journal "$j/gone" changes --format paths >/dev/null 2>&1 || rc=$?
 		[ $rc = 0 ] || fail "$fs-gone: hsm-journal changes exited $rc, want 0 (no marker)"
 	fi
+	cleanup_ops "$m"
+
+	# The same with an old tree of 3 levels, files at each level: held (one
+	# read), in 1 KiB reads (the rest read ahead), and read while it goes.
+	local mode
+	for mode in held split live; do
+		local hold=1
+		[ $mode = live ] && hold=0
+		[ $mode = split ] && probe_args=(--read-size 1024)
+		run_phase "$fs-oldtree-$mode" "$m" "$j/oldtree-$mode" $hold setup_oldtree oldtree_ops >/dev/null
+		probe_args=()
+		expect_deleted "$fs-oldtree-$mode" "$T/old.list"
+		cleanup_ops "$m"
+	done
+	# A bigger one, while it goes and held (NOTIFY_BIG_FILES per deepest
+	# directory: 12 of them; held, 2 events per file must fit in the queue).
+	for mode in live held; do
+		local hold=1 t0
+		[ $mode = live ] && hold=0
+		setup_big() { make_old_tree "$1" old "${NOTIFY_BIG_FILES:-150}" && cold; }
+		run_phase "$fs-big-$mode" "$m" "$j/big-$mode" $hold setup_big oldtree_ops >/dev/null
+		expect_deleted "$fs-big-$mode" "$T/old.list"
+		cleanup_ops "$m"
+	done
+
+	run_phase "$fs-oldrename" "$m" "$j/oldrename" 1 setup_oldrename oldrename_ops >/dev/null
+	expect_in_order "$fs-oldrename" <<<"$OLDRENAME_WANT"
+	head -4 "$T/$fs-oldrename.tsv" | cut -f1-5 | diff - <(tr '|' '\t' <<<"$OLDRENAME_WANT") >&2 ||
+		fail "$fs-oldrename: the renames do not come first"
+	sed -i 1,4d "$T/$fs-oldrename.tsv"
+	expect_deleted "$fs-oldrename" "$T/oldrename.list"
+	cleanup_ops "$m"
+
+	run_phase "$fs-victim" "$m" "$j/victim" 1 setup_victim victim_ops
+	expect_exact "$fs-victim" <<<"$VICTIM_WANT"
+	cleanup_ops "$m"
+
+	after_ready=restore_maxq
+	lower_maxq
+	run_phase "$fs-lost" "$m" "$j/lost" 1 setup_lost lost_ops
+	after_ready=
+	expect_exact "$fs-lost" <<'EOF'
+rescan|unresolved|-|M|-
+rescan|overflow|-|M|-
+EOF
 	cleanup_ops "$m"
 
 	# Small reads: the overflow record comes several reads after the loss,
