@@ -683,10 +683,10 @@ int main(int argc, char **argv)
 			rc = dirs.n < 40 ? do_mkdir() : do_rmdir();
 		else if (pick < 79)
 			rc = do_rmdir();
-		else if (pick < 82)
+		else if (pick < 81)
 			rc = do_link();
 		else if (pick < 84)
-			rc = do_symlink();
+			rc = below(2) ? do_symlink() : do_data("write", files.e[below(files.n)].path);
 		else if (pick < 89)
 			rc = do_chmod();
 		else if (pick < 90)
