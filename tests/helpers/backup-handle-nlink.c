@@ -64,7 +64,7 @@ int main(int argc, char **argv)
 		}
 		h.fh.f_handle[i] = (unsigned char)(hi << 4 | lo);
 	}
-	mfd = open(argv[1], O_PATH | O_DIRECTORY | O_CLOEXEC);
+	mfd = open(argv[1], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (mfd < 0) {
 		fprintf(stderr, "backup-handle-nlink: %s: %s\n", argv[1], strerror(errno));
 		return 1;

@@ -51,6 +51,8 @@ bk_keep_logs() {
 	mkdir -p "$HSMJ_BACKUP_KEEP" && cp "$T"/*.log "$HSMJ_BACKUP_KEEP/" 2>/dev/null
 	"$H" changes --format jsonl >"$HSMJ_BACKUP_KEEP/feed.jsonl" 2>&1
 	"$H" in-flight --format jsonl >"$HSMJ_BACKUP_KEEP/in-flight.jsonl" 2>&1
+	rm -rf "$HSMJ_BACKUP_KEEP/journal"; cp -a "$J" "$HSMJ_BACKUP_KEEP/journal"
+	echo "$S" >"$HSMJ_BACKUP_KEEP/src"
 	return 0
 }
 
@@ -77,23 +79,26 @@ _bk_sentinel_seen() {
 	"$H" changes --under "$T/tfs/.bk-sync" 2>/dev/null | grep -qxF "$1"
 }
 _bk_nothing_in_flight() { [ -z "$("$H" in-flight 2>/dev/null)" ]; }
-# Intents in flight for files that exist nowhere any more (handle stale, or
-# nlink 0): the tracker leaves these behind for a file that had several
-# names and lost all of them before it settled (bug reproducer:
-# /work/notes/bugs/settle-stuck-deleted-hardlinked-file.sh). They cannot
-# hide data a backup needs (the file is gone), so unless
-# HSMJ_BACKUP_STRICT=1 the tests wait past them and count them.
-BK_STUCK=0
-_bk_only_gone_in_flight() {
-	local type hex n=0 nl
+# Intents the tracker cannot settle: their path is gone (renamed over or
+# unlinked) while the file had another name, so settle's lookup by path fails
+# for ever ("settle: PATH: No such file or directory"; reproducers in
+# /work/notes/bugs/settle-stuck-deleted-hardlinked-file.sh and
+# change-record-path-deleted-suffix.sh). Unless HSMJ_BACKUP_STRICT=1 the
+# tests wait past them, once they had 5 s to settle, and say how many there
+# are and how many of those files still exist under another name: whether
+# the feed missed a change is then for the tree comparison to tell.
+BK_STUCK=0 BK_STUCK_ALIVE=0
+_bk_only_stuck_in_flight() {
+	local type hex path nl n=0 alive=0
 	"$H" in-flight --format jsonl 2>/dev/null |
-		jq -r 'select(.kind == "intent") | "\(.handle.type) \(.handle.handle)"' >"$T/inflight" || return 1
-	while read -r type hex; do
+		jq -r 'select(.kind == "intent") | "\(.handle.type) \(.handle.handle) \(.path)"' >"$T/inflight" || return 1
+	while read -r type hex path; do
+		[ -e "$path" ] && return 1
 		nl=$("$HELPERS/backup-handle-nlink" "$T/tfs" "$type" "$hex") || return 1
-		[ "$nl" = 0 ] || return 1
+		[ "$nl" = 0 ] || alive=$((alive + 1))
 		n=$((n + 1))
 	done <"$T/inflight"
-	BK_STUCK=$n
+	BK_STUCK=$n BK_STUCK_ALIVE=$alive
 }
 bk_sync() {
 	_bk_sync_n=$((_bk_sync_n + 1))
@@ -101,12 +106,11 @@ bk_sync() {
 	mkdir -p "$T/tfs/.bk-sync"
 	: >"$s"
 	if ! t_wait_for 5 _bk_nothing_in_flight; then
-		if [ "${HSMJ_BACKUP_STRICT:-0}" = 1 ] || ! t_wait_for 25 _bk_only_gone_in_flight; then
+		if [ "${HSMJ_BACKUP_STRICT:-0}" = 1 ] || ! t_wait_for 25 _bk_only_stuck_in_flight; then
 			bk_keep_logs
 			fail "still in flight after 30 s: $("$H" in-flight)"
 		fi
-		_bk_only_gone_in_flight
-		note "tracker bug: $BK_STUCK intent(s) stuck in flight for files deleted by all their names (seed $SEED)"
+		note "tracker bug: $BK_STUCK intent(s) stuck in flight under a path that is gone, $BK_STUCK_ALIVE of those files still exist under another name"
 	fi
 	t_wait_for 30 _bk_sentinel_seen "$s" || fail "sentinel $s not in the feed after 30 s"
 	bk_alive
@@ -158,7 +162,7 @@ bk_same() { # A B WHAT
 	bk_manifest "$1" >"$T/m.a" || fail "manifest of $1"
 	bk_manifest "$2" >"$T/m.b" || fail "manifest of $2"
 	[ -s "$T/m.a" ] || fail "$3: empty manifest of $1"
-	diff -u "$T/m.a" "$T/m.b" >"$T/m.diff" || { head -n 40 "$T/m.diff" >&2; fail "$3: trees differ ($1 vs $2; seed $SEED)"; }
+	diff -u "$T/m.a" "$T/m.b" >"$T/m.diff" || { bk_keep_logs; head -n 40 "$T/m.diff" >&2; fail "$3: trees differ ($1 vs $2; seed $SEED)"; }
 }
 
 # The hard-link partners of changed files: every other name of a file with

@@ -9,7 +9,8 @@
 # rename of files and directories (also over an existing file, and across
 # directories), unlink, rm -r of a tree, mkdir (nested), chmod of files and
 # directories, utimes, symlinks (relative, sometimes dangling, retargeted),
-# hard links. Names hold spaces and, rarely, a newline.
+# hard links (none with HSMJ_BACKUP_HARDLINKS=0). Names hold spaces and,
+# rarely, a newline.
 set -u
 dir=${1:?usage: backup-workload.sh DIR NOPS SEED}
 nops=${2:?nops}
@@ -112,6 +113,7 @@ for ((i = 0; i < nops; i++)); do
 		pick f links || continue; [ -L "$f" ] || continue
 		log retarget "$f"; ln -sfn -- "elsewhere-$RANDOM" "$f" ;;
 	20 | 21) # hard link
+		[ "${HSMJ_BACKUP_HARDLINKS:-1}" = 0 ] && continue
 		pick f files || continue; [ -f "$f" ] || continue
 		newname p; log link "$f" "$p"; ln -- "$f" "$p" ;;
 	esac

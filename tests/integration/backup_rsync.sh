@@ -25,7 +25,7 @@ bk_recipe rsync-full >"$T/full.sh"
 bk_recipe rsync-incremental >"$T/inc.sh"
 grep -q -- '--coalesce' "$T/inc.sh" && grep -q -- '--deleted' "$T/inc.sh" && grep -q '^hsm-journal ack' "$T/inc.sh" ||
 	fail "the incremental recipe lost --coalesce, --deleted or its ack"
-run() { sh "$T/$1.sh" >"$T/$1.out" 2>&1 || { cat "$T/$1.out" >&2; fail "recipe $1 failed (seed $SEED)"; }; }
+run() { sh "$T/$1.sh" >"$T/$1.out" 2>&1 || { bk_keep_logs; cat "$T/$1.out" >&2; fail "recipe $1 failed (seed $SEED)"; }; }
 acked() { "$H" consumers --json | jq -r '.[] | select(.name == "mirror") | .cursor'; }
 check() {
 	bk_same "$S" "$D" "$1"
