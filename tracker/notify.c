@@ -47,10 +47,22 @@
  * dropped when an event renames or deletes it, and the whole cache on
  * overflow, so the cache is never behind the events it has seen. mkdir and
  * directory renames put the new path in, so a tree created and removed
- * between two reads (rm -rf) still resolves after it is gone. A directory
- * that cannot be resolved any more (deleted, ESTALE) makes a rescan marker
- * for its mount, cause UNRESOLVED (once per mount and buffer): the event is
- * never silently dropped.
+ * between two reads (rm -rf) still resolves after it is gone.
+ *
+ * A directory that is gone when its events are handled (`rm -r` of a tree
+ * older than the group, read after it went) is named from its own removal:
+ * DELETE|ONDIR(parent, name) + FID(dir) comes after every event inside it,
+ * so each buffer is scanned for removals and directory moves before its
+ * events are handled (dirnames.h), and the name is path(parent) + "/" +
+ * name, recursively. When the removal is not in the buffer, it is in the
+ * queue (the directory was gone before we looked): the call reads ahead,
+ * as far as FIONREAD says events are queued, waiting up to REMOVAL_WAIT_NS
+ * when the queue is empty (rmdir drops the link count just before it
+ * queues the event), and handles the events it read after the caller's
+ * buffer, in order. What is remembered outlives the call (bounded, LRU).
+ * Only a directory whose removal never comes (lost to an overflow) still
+ * makes a rescan marker for its mount, cause UNRESOLVED (once per mount and
+ * call): the event is never silently dropped.
  *
  * A directory the cache does not know is named as it is when the buffer is
  * handled: if it was renamed after the event, the record shows its new

@@ -36,6 +36,9 @@ int notify_group_fd(const struct notify_group *g);
 /* Turn every event in buf (as read from the group fd) into records appended
  * to b: one change record per namespace/attribute event with full path(s),
  * a rescan marker (cause overflow, path = the mount) for FAN_Q_OVERFLOW.
+ * When a directory named in buf is gone, the call may read further events
+ * from the group fd itself (and wait up to 10 ms for one) to find its
+ * removal; it handles them too, after buf. The caller reads on as usual.
  * Returns the number of records appended, or -errno (-EBADMSG: malformed buffer;
  * what was appended before the error stays in b). */
 int notify_group_handle(struct notify_group *g, const void *buf, size_t len,
