@@ -217,10 +217,13 @@ def check(args):
                                 for i, g in ids)
 
     def relevant_ops(rel, ids):
-        names = set([rel] + ancestors(rel))
+        # what can make rel differ: any operation on it (by this name or on
+        # the same file by another), or one that moves, makes or removes an
+        # ancestor directory (a chmod of an ancestor changes nothing below)
+        anc = set(ancestors(rel))
         return [o for o in ops
-                if o["path"] in names or (o["path2"] is not None and o["path2"] in names)
-                or same_file(o, ids)]
+                if rel in (o["path"], o["path2"]) or same_file(o, ids)
+                or (o["op"] in ("rename", "rmdir", "mkdir") and (o["path"] in anc or o["path2"] in anc))]
 
     # Hard links: a change record names one of a file's names (the one its
     # handle or event resolved to). The inode of each named path, from the

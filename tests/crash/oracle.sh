@@ -289,10 +289,10 @@ iteration() {
 			mountopt+=(--mount "$fsid=$TFS")
 		done
 	fi
-	"$BIN/hsm-recover" --journal "$J" --rescan none "${mountopt[@]}" >"$D/recover.out" 2>&1 ||
+	timeout 300 "$BIN/hsm-recover" --journal "$J" --rescan none "${mountopt[@]}" >"$D/recover.out" 2>&1 ||
 		{ cat "$D/recover.out" >&2; die "hsm-recover failed (seed $wseed, iteration $i, $fs $mode $variant)"; }
 	rc=0
-	"$BIN/hsm-journal" --journal "$J" changes --since "$cursor" --format jsonl >"$D/feed.jsonl" 2>"$D/feed.err" || rc=$?
+	timeout 120 "$BIN/hsm-journal" --journal "$J" changes --since "$cursor" --format jsonl >"$D/feed.jsonl" 2>"$D/feed.err" || rc=$?
 	[ "$rc" = 0 ] || { cat "$D/feed.err" >&2; die "hsm-journal changes exited $rc"; }
 	"$PY" "$ORACLE" manifest "$TFS" "$D/post.json" || die "manifest after"
 	label="iter=$i fs=$fs seed=$wseed mode=$mode/$variant crash-op=$crash_ops settle=$settle"
