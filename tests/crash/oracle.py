@@ -31,7 +31,9 @@
                  heartbeat does not excuse the whole workload.
       Markers for the whole mount are counted apart ("whole-mount only"), as
       are data changes (content or size) that only a marker covered: the
-      intent protocol should name those.
+      intent protocol should name those. A marker closed by a rescan-done
+      record (hsm-recover --rescan auto|full walked it) covers only paths
+      that are gone: the walk must have named every path that exists.
       Prints one summary line and one line per missed path; exit 1 if any.
 """
 import argparse
@@ -165,7 +167,7 @@ def check(args):
             return p[len(root) + 1:]
         return None  # another filesystem
 
-    changes, markers = [], []
+    changes, markers, closed = [], [], set()
     with open(args.feed) as f:
         for line in f:
             r = json.loads(line)
@@ -173,6 +175,8 @@ def check(args):
                 changes.append(r)
             elif r.get("kind") == "rescan":
                 markers.append(r)
+            elif r.get("kind") == "rescan-done":
+                closed.add(r.get("marker"))
 
     named = set()
     exist_subtree, gone_subtree = set(), set()
@@ -206,7 +210,7 @@ def check(args):
             continue
         since = rfc3339_ns(m.get("since"))
         until = rfc3339_ns(m.get("until"))
-        mk.append({"path": "." if whole else mp, "whole": whole,
+        mk.append({"path": "." if whole else mp, "whole": whole, "closed": m.get("jsn") in closed,
                    "since": -INF if since is None else since - slack,
                    "until": INF if until is None else until + slack,
                    "cause": m.get("cause")})
@@ -289,6 +293,11 @@ def check(args):
         for m in mk:
             if m["path"] != "." and m["path"] != rel and not rel.startswith(m["path"] + "/"):
                 continue
+            # a walk closed this marker: it reported what it found, so the
+            # marker still stands only for what is gone (a walk cannot see
+            # deletions), never for a path that exists now
+            if m["closed"] and b is not None:
+                continue
             if any(o["end"] >= m["since"] and o["start"] <= m["until"] for o in rops):
                 if cover is None or cover["whole"]:
                     cover = m
@@ -328,7 +337,8 @@ def check(args):
              len(markers), whole, counts["direct"], counts["subtree"], len(by_link), stats["link_only"],
              counts["marker"], counts["whole-mount-only"], data_marker_only, marker_live, len(misses)))
     for m in mk:
-        print("  marker %s cause=%s since=%s until=%s" % (m["path"], m["cause"], m["since"], m["until"]))
+        print("  marker %s cause=%s since=%s until=%s%s" % (m["path"], m["cause"], m["since"], m["until"],
+                                                       " (closed by a walk)" if m["closed"] else ""))
     for rel, why, marked in by_link:
         print("  by-link %s (%s): only another name of the same file is in the feed%s"
               % (rel, why, " (a marker covers it too)" if marked else ""))

@@ -145,7 +145,7 @@ wait_ops() {
 }
 
 # Totals over all filesystems: mode -> counts
-declare -A N_ITER N_MISS N_CHANGED N_WHOLEONLY N_WHOLEITER N_DATAMARK N_NOWHOLE N_LINK N_LIVE N_LINKONLY
+declare -A N_ITER N_MISS N_CHANGED N_WHOLEONLY N_WHOLEITER N_DATAMARK N_NOWHOLE N_LINK N_LIVE N_LINKONLY N_WALKMISS
 
 run_fs() {
 	local fs=$1 size=256M i
@@ -319,6 +319,28 @@ iteration() {
 		summary
 		die "misses in iteration $i on $fs (mode $mode/$variant): seed $SEED (HSMJ_SEED=$SEED $0 --fs $fs --iterations $i --modes $MODES)"
 	fi
+
+	# The walk: --rescan auto closes the markers; a closed marker covers
+	# only what is gone, so the walk's records must name every path that
+	# exists and differs. (It also leaves no open marker to the next
+	# iteration, whose walk would otherwise start from an older bound.)
+	timeout 300 "$BIN/hsm-recover" --journal "$J" --rescan auto "${mountopt[@]}" >"$D/walk.out" 2>&1 ||
+		{ cat "$D/walk.out" >&2; die "hsm-recover --rescan auto failed (iteration $i, $fs $mode $variant)"; }
+	rc=0
+	timeout 120 "$BIN/hsm-journal" --journal "$J" changes --since "$cursor" --format jsonl >"$D/feed-walk.jsonl" 2>"$D/feed.err" || rc=$?
+	[ "$rc" = 0 ] || { cat "$D/feed.err" >&2; die "hsm-journal changes exited $rc"; }
+	rc=0
+	"$PY" "$ORACLE" check --root "$TFS" --pre "$D/pre.json" --post "$D/post.json" \
+		--feed "$D/feed-walk.jsonl" --oplog "$D/ops.log" --label "  after --rescan auto:" --stats "$W/walk.jsonl" \
+		--crash-ns "$crash_ns" ${HSMJ_STRICT_LINKS:+--strict-links} >"$D/check-walk.out" 2>&1 || rc=$?
+	grep -v -e '^  marker ' -e '^  by-marker ' -e '^  by-link ' "$D/check-walk.out" | sed 's/ ops=[0-9]* (after crash [0-9]*) / /'
+	s=$(tail -n 1 "$W/walk.jsonl")
+	N_WALKMISS[$key]=$((${N_WALKMISS[$key]:-0} + $(jq .misses <<<"$s")))
+	if [ "$rc" != 0 ]; then
+		[ "$rc" = 1 ] || { cat "$D/check-walk.out" >&2; die "oracle.py check exited $rc"; }
+		summary
+		die "misses after the walk in iteration $i on $fs (mode $mode/$variant): seed $SEED (HSMJ_SEED=$SEED $0 --fs $fs --iterations $i --modes $MODES)"
+	fi
 }
 
 summary() {
@@ -326,8 +348,8 @@ summary() {
 	echo "# summary (seed $SEED), per fs/mode: iterations; paths that differed; misses; paths named only through another hard link of their file (of them, with no marker either: misses with HSMJ_STRICT_LINKS=1);"
 	echo "#   covered only by a whole-mount marker: paths (in how many iterations), of them data changes, and changes made before the crash; iterations with no whole-mount marker"
 	for key in $(printf '%s\n' "${!N_ITER[@]}" | sort); do
-		printf '# %-12s %4d it. %6d changed %3d misses %4d by-link (%d no marker)   whole-mount-only %d (%d it.) data %d pre-crash %d   no-whole-mount-marker %d it.\n' \
-			"$key" "${N_ITER[$key]}" "${N_CHANGED[$key]:-0}" "${N_MISS[$key]:-0}" "${N_LINK[$key]:-0}" "${N_LINKONLY[$key]:-0}" \
+		printf '# %-12s %4d it. %6d changed %3d misses (after the walk %d) %4d by-link (%d no marker)   whole-mount-only %d (%d it.) data %d pre-crash %d   no-whole-mount-marker %d it.\n' \
+			"$key" "${N_ITER[$key]}" "${N_CHANGED[$key]:-0}" "${N_MISS[$key]:-0}" "${N_WALKMISS[$key]:-0}" "${N_LINK[$key]:-0}" "${N_LINKONLY[$key]:-0}" \
 			"${N_WHOLEONLY[$key]:-0}" "${N_WHOLEITER[$key]:-0}" "${N_DATAMARK[$key]:-0}" "${N_LIVE[$key]:-0}" "${N_NOWHOLE[$key]:-0}"
 	done
 }
