@@ -196,9 +196,8 @@ def check(args):
         if "rename-from" in reasons:
             old_names.append(p)
             new_names.append(p2)
-        if "rescan" in reasons:  # a walk's record: compare this path
-            new_names.append(p)
-            old_names.append(p)
+        if "rescan" in reasons:  # a walk's record: copy this path (a directory
+            new_names.append(p)   # whole); it says nothing of what is gone
         exist_subtree.update(x for x in new_names if x is not None)
         gone_subtree.update(x for x in old_names if x is not None)
 
