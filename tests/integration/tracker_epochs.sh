@@ -70,5 +70,20 @@ t_wait_for 5 worker_gone || fail "the worker $wpid outlived its SIGKILLed superv
 "$BIN/hsm-recover" --journal "$J" --rescan auto >"$T/walk.out" 2>&1 || { cat "$T/walk.out"; fail "hsm-recover --rescan auto"; }
 tr_start
 [ "$(unclean_markers)" = 3 ] || fail "want 3 unclean-stop markers (one per crash): $(tr_feed feed)"
+
+# Without a usable hsm-recover the start goes on and writes the crash's
+# marker itself; the intent left in flight stays for a later hsm-recover.
+coproc HOLD { exec "$WL" hold "$TFS/held"; }
+hpid=$HOLD_PID
+read -r line <&"${HOLD[0]}" && [ "$line" = held ] || fail "holder did not start"
+t_wait_for 10 has_intent || fail "no intent for the held file"
+kill -KILL "$TPID"
+wait "$TPID" 2>/dev/null
+echo q >&"${HOLD[1]}"
+wait "$hpid" || fail "the holder failed after the tracker died"
+tr_start --recover-path /nonexistent/hsm-recover
+grep -q 'recovery exited with 127: starting anyway' "$TLOG" || { cat "$TLOG"; fail "a missing hsm-recover was not reported"; }
+[ "$(unclean_markers)" = 4 ] || fail "the start did not write the marker recovery could not: $(tr_feed feed)"
+grep -q '1 intents are in flight from earlier epochs' "$TLOG" || { cat "$TLOG"; fail "no warning about the intent left in flight"; }
 tr_stop
 echo PASS
