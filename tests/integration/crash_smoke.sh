@@ -15,6 +15,7 @@ for p in crash-workload crash-shutdown; do
 done
 command -v python3 >/dev/null || skip "python3 missing"
 command -v jq >/dev/null || skip "jq missing"
+python3 "$(dirname "$0")/../crash/test_oracle.py" || fail "the oracle's self-test (tests/crash/test_oracle.py)"
 SEED=${HSMJ_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
 note "seed $SEED"
 HSMJ_SEED=$SEED "$ORACLE" --build "$HSMJ_BUILD" --fs ext4 --modes kill --iterations 3 ||
