@@ -192,3 +192,83 @@ bk_recipe() {
 	[ -s "$T/recipe.$1" ] || fail "recipe $1 not found in $doc"
 	cat "$T/recipe.$1"
 }
+
+# bk_scenario: the story every backup test tells, over the real tracker.
+# The test sets CONSUMER (exported) and defines
+#   bk_do full|inc      run that recipe of docs/BACKUP.md (fail on error)
+#   bk_check WHAT       fail unless the backup (copy or restore) equals $S
+#   bk_break, bk_unbreak (optional) make the next run fail, and undo it
+# Rounds: an initial tree and the full backup; HSMJ_BACKUP_ROUNDS rounds of
+# HSMJ_BACKUP_OPS operations each followed by the incremental; a round while
+# the tracker is stopped (exit 4: downtime marker); a round after the
+# consumer expired (exit 3: full); a failed run that must not ack.
+# bk_do NAME: run $T/NAME.sh (a recipe the test extracted with bk_recipe)
+bk_do() {
+	sh "$T/$1.sh" >"$T/$1.out" 2>&1 || { bk_keep_logs; cat "$T/$1.out" >&2; fail "recipe $1 failed (seed $SEED)"; }
+}
+bk_do_fails() { sh "$T/$1.sh" >/dev/null 2>&1 && fail "recipe $1 succeeded, but it should have failed"; return 0; }
+bk_peek() { # exit status of the next changes the recipe will see
+	"$H" changes --consumer "$CONSUMER" --coalesce --under "$S" --format paths0 >/dev/null 2>"$T/peek.err"
+	echo $?
+}
+bk_acked() { "$H" consumers --json | jq -r --arg c "$CONSUMER" '.[] | select(.name == $c) | .cursor'; }
+bk_scenario() {
+	local rounds=${HSMJ_BACKUP_ROUNDS:-4} ops=${HSMJ_BACKUP_OPS:-150} r rc n before
+	note "initial tree, full backup"
+	bk_workload 60 0
+	bk_sync
+	bk_do full
+	[ -n "$(bk_acked)" ] || fail "the full backup did not ack"
+	bk_check "full backup"
+	for ((r = 1; r <= rounds; r++)); do
+		bk_workload "$ops" "$r"
+		bk_sync
+		rc=$(bk_peek)
+		[ "$rc" = 0 ] || { cat "$T/peek.err" >&2; fail "round $r: changes exited $rc without downtime"; }
+		n=$("$H" changes --consumer "$CONSUMER" --coalesce --under "$S" --format paths0 2>/dev/null | tr -cd '\0' | wc -c)
+		bk_do inc
+		bk_check "round $r ($n net entries)"
+		note "round $r: $(grep -c . "$T/workload.$r.log") operations, $n net entries, backup equal"
+	done
+
+	note "a round while the tracker is down: exit 4 (downtime marker), rescan"
+	bk_stop
+	bk_workload "$ops" 100
+	bk_start
+	bk_sync
+	rc=$(bk_peek)
+	[ "$rc" = 4 ] || { cat "$T/peek.err" >&2; fail "changes after downtime exited $rc, not 4"; }
+	grep -q '^rescan needed: .*(downtime)' "$T/peek.err" || { cat "$T/peek.err" >&2; fail "no downtime marker"; }
+	bk_do inc
+	bk_check "after downtime"
+
+	note "an expired consumer: exit 3, full backup"
+	bk_workload "$ops" 200
+	bk_sync
+	bk_stop
+	"$H" trim --keep 0 --max-age 0 --max-records 1 >"$T/trim.out" || fail "trim"
+	grep -q "consumer $CONSUMER expired" "$T/trim.out" || { cat "$T/trim.out" >&2; fail "$CONSUMER did not expire"; }
+	bk_start
+	bk_workload 40 201
+	bk_sync
+	rc=$(bk_peek)
+	[ "$rc" = 3 ] || fail "changes for an expired consumer exited $rc, not 3"
+	bk_do inc
+	bk_check "full backup after expiry"
+	[ "$("$H" consumers --json | jq -r --arg c "$CONSUMER" '.[] | select(.name == $c) | .state')" = ok ] ||
+		fail "$CONSUMER not ok after the full backup"
+
+	if declare -F bk_break >/dev/null; then
+		note "a failed run does not ack"
+		before=$(bk_acked)
+		bk_workload 30 300
+		bk_sync
+		bk_break
+		bk_do_fails inc
+		[ "$(bk_acked)" = "$before" ] || fail "a failed run moved the consumer"
+		bk_unbreak
+		bk_do inc
+		bk_check "after a failed run"
+	fi
+	bk_stop
+}
