@@ -48,6 +48,8 @@ import sys
 
 INF = float("inf")
 FS_IOC_GETVERSION = 0x80087601
+DATA_OPS = {"write", "append", "truncate", "otrunc", "mmap", "fallocate", "fsync", "hold", "heldwrite",
+            "release"}
 # an operation that failed with one of these changed nothing
 NO_EFFECT = {2, 17, 20, 21, 22, 39}  # ENOENT EEXIST ENOTDIR EISDIR EINVAL ENOTEMPTY
 
@@ -267,6 +269,7 @@ def check(args):
     counts = {"direct": 0, "subtree": 0, "link": 0, "marker": 0, "whole-mount-only": 0}
     data_marker_only = 0
     marker_live = 0  # marker-only covers of changes made before the crash
+    suspects = []
     data_diffs = 0
     misses = []
     diffs = []
@@ -317,6 +320,11 @@ def check(args):
                 data_marker_only += 1
             if args.crash_ns and all(o["start"] < args.crash_ns for o in rops):
                 marker_live += 1
+                # made while tracked, by data operations alone (no rename,
+                # link or create could have moved a name out of the feed):
+                # the intent protocol should have named it
+                if why == "data" and all(o["op"] in DATA_OPS for o in rops):
+                    suspects.append(rel)
             continue
         last = max((o["end"] for o in rops), default=None)
         misses.append((rel, why, a, b, last, rops[-3:]))
@@ -327,14 +335,14 @@ def check(args):
              "whole_markers": whole, "direct": counts["direct"], "subtree": counts["subtree"], "link": counts["link"], "link_only": sum(1 for x in by_link if not x[2]),
              "marker": counts["marker"], "whole_only": counts["whole-mount-only"],
              "data_marker_only": data_marker_only, "misses": len(misses),
-             "ops": len(ops), "marker_live": marker_live,
+             "ops": len(ops), "marker_live": marker_live, "suspects": len(suspects),
              "ops_after_crash": sum(1 for o in ops if args.crash_ns and o["start"] >= args.crash_ns)}
     print("%s ops=%d (after crash %d) changed=%d (data %d) feed=%d markers=%d (whole-mount %d) "
           "covered: direct=%d subtree=%d other-hard-link=%d (%d of them only so) marker=%d (whole-mount only %d, data %d, made before "
-          "the crash %d) misses=%d"
+          "the crash %d, by data operations alone %d) misses=%d"
           % (args.label, len(ops), stats["ops_after_crash"], len(diffs), data_diffs, stats["feed"],
              len(markers), whole, counts["direct"], counts["subtree"], len(by_link), stats["link_only"],
-             counts["marker"], counts["whole-mount-only"], data_marker_only, marker_live, len(misses)))
+             counts["marker"], counts["whole-mount-only"], data_marker_only, marker_live, len(suspects), len(misses)))
     for m in mk:
         print("  marker %s cause=%s since=%s until=%s%s" % (m["path"], m["cause"], m["since"], m["until"],
                                                        " (closed by a walk)" if m["closed"] else ""))
@@ -342,7 +350,8 @@ def check(args):
         print("  by-link %s (%s): only another name of the same file is in the feed%s"
               % (rel, why, " (a marker covers it too)" if marked else ""))
     for rel, why, m, rops in by_marker:
-        print("  by-marker %s (%s) marker=%s/%s ops=%s" % (rel, why, m["path"], m["cause"], json.dumps(rops)))
+        print("  by-marker%s %s (%s) marker=%s/%s ops=%s" % (" SUSPECT" if rel in suspects else "", rel, why,
+                                                         m["path"], m["cause"], json.dumps(rops)))
     for rel, why, a, b, last, rops in misses:
         print("  MISS %s (%s) before=%s after=%s last-op-end=%s" % (rel, why, json.dumps(a), json.dumps(b), last))
         for o in rops:

@@ -145,7 +145,7 @@ wait_ops() {
 }
 
 # Totals over all filesystems: mode -> counts
-declare -A N_ITER N_MISS N_CHANGED N_WHOLEONLY N_WHOLEITER N_DATAMARK N_NOWHOLE N_LINK N_LIVE N_LINKONLY N_WALKMISS
+declare -A N_ITER N_MISS N_CHANGED N_WHOLEONLY N_WHOLEITER N_DATAMARK N_NOWHOLE N_LINK N_LIVE N_LINKONLY N_WALKMISS N_SUSPECT
 
 run_fs() {
 	local fs=$1 size=256M i
@@ -314,6 +314,7 @@ iteration() {
 	N_LINK[$key]=$((${N_LINK[$key]:-0} + $(jq .link <<<"$s")))
 	N_LINKONLY[$key]=$((${N_LINKONLY[$key]:-0} + $(jq .link_only <<<"$s")))
 	N_LIVE[$key]=$((${N_LIVE[$key]:-0} + $(jq .marker_live <<<"$s")))
+	N_SUSPECT[$key]=$((${N_SUSPECT[$key]:-0} + $(jq .suspects <<<"$s")))
 	if [ "$rc" != 0 ]; then
 		[ "$rc" = 1 ] || { cat "$D/check.out" >&2; die "oracle.py check exited $rc"; }
 		summary
@@ -346,11 +347,11 @@ iteration() {
 summary() {
 	local key
 	echo "# summary (seed $SEED), per fs/mode: iterations; paths that differed; misses; paths named only through another hard link of their file (of them, with no marker either: misses with HSMJ_STRICT_LINKS=1);"
-	echo "#   covered only by a whole-mount marker: paths (in how many iterations), of them data changes, and changes made before the crash; iterations with no whole-mount marker"
+	echo "#   covered only by a whole-mount marker: paths (in how many iterations), of them data changes, changes made before the crash, and of those, by data operations alone (no rename or link: the feed should have named them); iterations with no whole-mount marker"
 	for key in $(printf '%s\n' "${!N_ITER[@]}" | sort); do
-		printf '# %-12s %4d it. %6d changed %3d misses (after the walk %d) %4d by-link (%d no marker)   whole-mount-only %d (%d it.) data %d pre-crash %d   no-whole-mount-marker %d it.\n' \
+		printf '# %-12s %4d it. %6d changed %3d misses (after the walk %d) %4d by-link (%d no marker)   whole-mount-only %d (%d it.) data %d pre-crash %d data-ops-only %d   no-whole-mount-marker %d it.\n' \
 			"$key" "${N_ITER[$key]}" "${N_CHANGED[$key]:-0}" "${N_MISS[$key]:-0}" "${N_WALKMISS[$key]:-0}" "${N_LINK[$key]:-0}" "${N_LINKONLY[$key]:-0}" \
-			"${N_WHOLEONLY[$key]:-0}" "${N_WHOLEITER[$key]:-0}" "${N_DATAMARK[$key]:-0}" "${N_LIVE[$key]:-0}" "${N_NOWHOLE[$key]:-0}"
+			"${N_WHOLEONLY[$key]:-0}" "${N_WHOLEITER[$key]:-0}" "${N_DATAMARK[$key]:-0}" "${N_LIVE[$key]:-0}" "${N_SUSPECT[$key]:-0}" "${N_NOWHOLE[$key]:-0}"
 	done
 }
 
