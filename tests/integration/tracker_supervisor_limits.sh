@@ -6,6 +6,10 @@
 # (b) A worker that keeps dying: after 5 restarts in 60 s the supervisor
 #     gives up (exit 1, logged), its groups close, writes no longer wait, and
 #     the next start marks the crash.
+# (c) The window that remains: the supervisor SIGKILLed (its worker dies of
+#     PR_SET_PDEATHSIG) while writers wait: the kernel lets them through at
+#     the last close of the group, unrecorded; the next start's unclean-stop
+#     marker starts before them.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../helpers/tracker-lib.sh"
 command -v fsfreeze >/dev/null || skip "fsfreeze missing"
@@ -67,5 +71,31 @@ timeout 10 "$WL" write "$TFS/f1" || fail "a write after the supervisor gave up h
 n0=$(unclean_markers)
 tr_start
 [ "$(unclean_markers)" = $((n0 + 1)) ] || fail "no unclean-stop marker for the last crash: $(tr_feed feed)"
+
+# ---- (c)
+tr_stop
+tr_start --heartbeat 600 --settle-delay 600
+wpid=$(worker_pid)
+before=$(date +%s.%N)
+fsfreeze -f "$T/jfs" || fail "fsfreeze"
+for i in $(seq $N); do
+	t_bg "W[$i]" sh -c 'exec "$1" write "$2" 2>"$3"' sh "$WL" "$TFS/f$i" "$T/w$i.err"
+done
+t_wait_for 20 read_some || fail "the worker read no event"
+kill -KILL "$TPID"
+wait "$TPID" 2>/dev/null
+TPID=
+fsfreeze -u "$T/jfs" || fail "fsfreeze -u"
+for i in $(seq $N); do
+	wait "${W[$i]}" || fail "writer $i failed after the supervisor died: $(cat "$T/w$i.err")"
+done
+n0=$(unclean_markers)
+tr_start
+[ "$(unclean_markers)" = $((n0 + 1)) ] || fail "no unclean-stop marker after the supervisor died: $(tr_feed feed)"
+msince=$("$BIN/hsm-journal" --journal "$J" changes --format jsonl 2>/dev/null |
+	jq -r 'select(.kind == "rescan" and .cause == "unclean-stop") | .since' | tail -n1)
+msec=$(date -d "$msince" +%s.%N) || fail "bad since '$msince'"
+awk -v a="$msec" -v b="$before" 'BEGIN { exit !(a <= b) }' ||
+	fail "the marker starts at $msince, after the unrecorded writes began ($before)"
 tr_stop
 echo PASS
