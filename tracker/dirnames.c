@@ -21,7 +21,8 @@ struct dn_ent {
 	struct dn_ent *hnext;         /* hash chain */
 	struct dn_ent *newer, *older; /* LRU list */
 	uint32_t hash;
-	bool final;                   /* removed, not just moved */
+	bool final;                   /* removed (or replaced), not just moved */
+	bool certain;                 /* removed, seen in its own DELETE: no need to ask */
 	struct dirnames_fh dir;       /* bytes point into data */
 	struct dirnames_fh parent;    /* likewise */
 	const char *name;             /* likewise */
@@ -154,8 +155,8 @@ void dirnames_forget_moves(struct dirnames *d)
 	}
 }
 
-int dirnames_note(struct dirnames *d, const struct dirnames_fh *dir,
-		  const struct dirnames_fh *parent, const char *name, int final)
+static int note(struct dirnames *d, const struct dirnames_fh *dir,
+		const struct dirnames_fh *parent, const char *name, bool final, bool certain)
 {
 	uint32_t hash = dn_hash(dir);
 	struct dn_ent *e, *old;
@@ -173,7 +174,8 @@ int dirnames_note(struct dirnames *d, const struct dirnames_fh *dir,
 	if (old)
 		dn_remove(d, old);
 	e->hash = hash;
-	e->final = final != 0;
+	e->final = final;
+	e->certain = certain;
 	e->dir = *dir;
 	e->parent = *parent;
 	memcpy(e->data, dir->bytes, dir->len);
@@ -189,6 +191,12 @@ int dirnames_note(struct dirnames *d, const struct dirnames_fh *dir,
 	if (d->count > d->cap)
 		dn_remove(d, d->lru.newer); /* the least recently used */
 	return 0;
+}
+
+int dirnames_note(struct dirnames *d, const struct dirnames_fh *dir,
+		  const struct dirnames_fh *parent, const char *name, int final)
+{
+	return note(d, dir, parent, name, final != 0, final != 0);
 }
 
 static struct dirnames_fh dn_fh_of(const struct fid_object *o)
@@ -258,7 +266,8 @@ int dirnames_scan(struct dirnames *d, const void *buf, size_t len)
 			dir = dn_fh_of(&ev.dir);
 			if (is_move_victim(d, &ev, &dir)) {
 				d->last_move.valid = false;
-				r = dirnames_note(d, &dir, &d->last_move.parent, d->last_move.name, 1);
+				/* final, but a guess: the lookup is still asked first */
+				r = note(d, &dir, &d->last_move.parent, d->last_move.name, true, false);
 				if (r == -ENOMEM)
 					return r;
 				continue;
@@ -279,7 +288,7 @@ int dirnames_scan(struct dirnames *d, const void *buf, size_t len)
 		parent = dn_fh_of(where);
 		if (parent.fsid != dir.fsid)
 			continue;
-		r = dirnames_note(d, &dir, &parent, where->name, final);
+		r = note(d, &dir, &parent, where->name, final, final);
 		if (r == -ENOMEM)
 			return r;
 		if (!final)
@@ -299,16 +308,19 @@ int dirnames_resolve(struct dirnames *d, const struct dirnames_fh *dir,
 	int r;
 
 	for (;;) {
-		struct dn_ent *e;
+		struct dn_ent *e = dn_find(d, &cur, dn_hash(&cur));
 
-		r = lookup(arg, &cur, &base);
-		if (r == 0)
-			break;
-		if (r != -ESTALE)
-			goto out;
-		e = dn_find(d, &cur, dn_hash(&cur));
-		if (!e)
-			goto out; /* -ESTALE */
+		/* A directory seen removed is gone for good (handles are never
+		 * reused): asking the kernel would only cost a failed lookup. */
+		if (!e || !e->certain) {
+			r = lookup(arg, &cur, &base);
+			if (r == 0)
+				break;
+			if (r != -ESTALE)
+				goto out;
+			if (!e)
+				goto out; /* -ESTALE */
+		}
 		if (depth == DIRNAMES_DEPTH_MAX) {
 			r = -ELOOP;
 			goto out;

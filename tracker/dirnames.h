@@ -16,7 +16,8 @@
  * still name.
  *
  * A removal is final: ext4, xfs and btrfs handles carry a generation, so a
- * handle is never reused and what an rmdir says about it stays true. A move
+ * handle is never reused and what an rmdir says about it stays true; a
+ * directory seen removed is named from memory without asking the lookup. A move
  * only says where the directory went then: moves noted before a
  * FAN_Q_OVERFLOW in a scanned buffer are forgotten (later moves may be lost).
  * The memory is bounded: past its capacity the least recently used entry
@@ -66,8 +67,9 @@ void dirnames_forget_moves(struct dirnames *d);
 
 /* The path of dir. lookup names a directory that still exists (0 and a
  * malloc'd path in *path), says -ESTALE for one that is gone, or fails with
- * another -errno, which is returned as is. 0: lookup named dir; 1: dir is
- * gone and was named from memory; -ESTALE: dir, or an ancestor it was
+ * another -errno, which is returned as is; it is asked about dir and each
+ * ancestor in turn, except those seen removed, until it names one.
+ * 0: lookup named dir; 1: dir is gone and was named from memory; -ESTALE: dir, or an ancestor it was
  * removed from, is gone and not in memory; -ELOOP: more than
  * DIRNAMES_DEPTH_MAX levels (a cycle); -ENAMETOOLONG past PATH_MAX. */
 int dirnames_resolve(struct dirnames *d, const struct dirnames_fh *dir,

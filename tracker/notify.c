@@ -588,9 +588,8 @@ static int resolve_dir(struct handle_ctx *ctx, const struct dirnames_fh *k, bool
 	if (ctx->ra_gave_up && ctx->unnamed_at == ctx->ra_total && key_equal(&last, k))
 		return -ESTALE;
 	for (;;) {
+		/* Named from memory (1): not cached, memory is as quick. */
 		r = dirnames_resolve(ctx->g->names, k, lookup_live, ctx->g, out);
-		if (r == 1)
-			dcache_put(&ctx->g->dc, k, *out);
 		if (r != -ESTALE)
 			return r < 0 ? r : 0;
 		if (ctx->ra_known == 0) {

@@ -327,7 +327,7 @@ EOF
 		cleanup_ops "$m"
 	done
 	# A bigger one, while it goes and held (NOTIFY_BIG_FILES per deepest
-	# directory: 12 of them; held, 2 events per file must fit in the queue).
+	# directory: 6 of them; held, 2 events per file must fit in the queue).
 	for mode in live held; do
 		local hold=1 t0
 		[ $mode = live ] && hold=0

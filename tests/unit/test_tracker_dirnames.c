@@ -271,9 +271,10 @@ static void test_top_removal_in_a_later_buffer(void **state)
 	dirnames_free(d);
 }
 
-/* The nearest directory that still exists is asked, and memory is used only
- * for what the lookup says is gone. */
-static void test_live_directory_wins(void **state)
+/* A directory moved (not removed) is asked about first: memory names it
+ * only once the lookup says it is gone. One seen removed is not asked
+ * about at all; the nearest ancestor not seen removed is. */
+static void test_lookup_order(void **state)
 {
 	struct dirnames *d = new_names(64);
 	struct fake_fs fs = { .nlive = 0 };
@@ -282,11 +283,16 @@ static void test_live_directory_wins(void **state)
 	(void)state;
 	live(&fs, ROOT, "/m");
 	live(&fs, A, "/m/renamed-since");
+	ev_rename_dir(&b, PID, ROOT, "x", ROOT, "a", A); /* a stale move: A went on */
+	ev_rmdir(&b, B, "c", C);
 	ev_rmdir(&b, A, "b", B);
-	ev_rmdir(&b, ROOT, "a", A); /* a stale fact about A: it exists */
-	assert_int_equal(dirnames_scan(d, b.b, b.len), 2);
+	assert_int_equal(dirnames_scan(d, b.b, b.len), 3);
+	fs.calls = 0;
 	expect_name(d, &fs, A, 0, "/m/renamed-since");
-	expect_name(d, &fs, B, 1, "/m/renamed-since/b");
+	assert_int_equal(fs.calls, 1);
+	fs.calls = 0;
+	expect_name(d, &fs, C, 1, "/m/renamed-since/b/c");
+	assert_int_equal(fs.calls, 1); /* A only: B and C are gone for good */
 	dirnames_free(d);
 }
 
@@ -443,9 +449,9 @@ static void test_lookup_errors_pass_through(void **state)
 	fs.error = -EXDEV;
 	fs.error_dir = A;
 	expect_name(d, &fs, B, -EXDEV, NULL);
-	fs.error = -ENOMEM;
-	fs.error_dir = B;
-	expect_name(d, &fs, B, -ENOMEM, NULL);
+	fs.error = -ENOMEM; /* on the directory asked about first */
+	fs.error_dir = C;
+	expect_name(d, &fs, C, -ENOMEM, NULL);
 	dirnames_free(d);
 }
 
@@ -647,7 +653,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rm_r_old_tree),
 		cmocka_unit_test(test_top_removal_in_a_later_buffer),
-		cmocka_unit_test(test_live_directory_wins),
+		cmocka_unit_test(test_lookup_order),
 		cmocka_unit_test(test_renamed_then_removed),
 		cmocka_unit_test(test_overflow_forgets_moves),
 		cmocka_unit_test(test_rename_victim),
