@@ -51,11 +51,21 @@ static unsigned long answer_orphans(const struct tracker *t)
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
 	    rl.rlim_cur < bound)
 		bound = (unsigned long)rl.rlim_cur;
-	for (unsigned long fd = 0; fd < bound; fd++) {
-		struct fanotify_response r = { .fd = (int)fd, .response = resp };
+	/* Two pending events can share a number (a response that failed,
+	 * its fd closed, the number reused): a write answers one of them, so
+	 * sweep again while a sweep answered anything. */
+	for (int pass = 0; pass < 8; pass++) {
+		unsigned long answered = 0;
 
-		if (write(t->fan_fd, &r, sizeof r) == (ssize_t)sizeof r)
-			n++;
+		for (unsigned long fd = 0; fd < bound; fd++) {
+			struct fanotify_response r = { .fd = (int)fd, .response = resp };
+
+			if (write(t->fan_fd, &r, sizeof r) == (ssize_t)sizeof r)
+				answered++;
+		}
+		n += answered;
+		if (!answered)
+			break;
 	}
 	return n;
 }
