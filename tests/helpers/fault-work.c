@@ -643,6 +643,33 @@ static enum coverage find_coverage(const struct oracle *o, const struct op *op)
 	return COV_NONE;
 }
 
+/* After a violation: what the journal and the reports hold for the path,
+ * times in ms relative to the op's start. */
+static void explain(const struct oracle *o, const struct op *op)
+{
+	if (o->violations > 20)
+		return;
+	for (size_t i = 0; i < o->nrecs; i++) {
+		const struct path_rec *r = &o->recs[i];
+
+		if (strcmp(r->path, op->path) != 0)
+			continue;
+		printf("    %s jsn %" PRIu64 " at %+.3f ms", r->intent ? "intent" : "change", r->jsn,
+		       (double)(r->time_ns - op->start) / 1e6);
+		if (!r->intent && r->ref_jsn)
+			printf(", its intent %" PRIu64 " committed after %+.3f ms", r->ref_jsn,
+			       (double)(committed_after(o, r->ref_jsn) - op->start) / 1e6);
+		printf("\n");
+	}
+	for (size_t i = 0; i < o->nops; i++) {
+		const struct op *x = &o->ops[i];
+
+		if (strcmp(x->path, op->path) == 0)
+			printf("    op %s %s at %+.3f..%+.3f ms\n", kind_names[x->kind], x->result,
+			       (double)(x->start - op->start) / 1e6, (double)(x->end - op->start) / 1e6);
+	}
+}
+
 static int load_report(struct oracle *o, const char *file)
 {
 	char *line = NULL;
@@ -904,6 +931,7 @@ static void check_file(struct oracle *o, const struct check_opts *co, struct op 
 			violation(o, "%s: %s %s at %" PRId64 "..%" PRId64 " is in no intent, change "
 				     "record or rescan marker%s", op->path, kind_names[op->kind],
 				  op->result, op->start, op->end, near);
+			explain(o, op);
 		}
 		else if (co->strict_after && op->start >= co->strict_after && c == COV_MARKER)
 			violation(o, "%s: %s after recovery is only under a rescan marker, not "

@@ -138,6 +138,7 @@ _no_live() { [ "$(live_in_flight)" = 0 ]; }
 t_wait_for 30 _no_live || { tr_feed intents; fail "intents of allowed writes still in flight after 30 s"; }
 phantoms=$(tr_in_flight_count)
 note "in flight after recovery: $phantoms intents of denied accesses (their failed batch reached the disk)"
+grep -q 'started after a crash' "$TLOG" && fail "the worker crashed during the fault and the supervisor restarted it"
 tr_stop
 grep -q 'stopped cleanly' "$TLOG" || fail "no clean stop after recovery"
 
@@ -145,7 +146,11 @@ grep -q 'stopped cleanly' "$TLOG" || fail "no clean stop after recovery"
 	"$T"/p1.r* "$T"/p1b.r* "$T"/p2.r* >"$T/oracle.out"
 rc=$?
 cat "$T/oracle.out"
-[ $rc = 0 ] || fail "the oracle found violations"
+if [ $rc != 0 ]; then
+	grep -q 'overflow marker .* starts .* after the op ended' "$T/oracle.out" &&
+		note "known tracker bug: the marker owed for lost namespace records starts when the tracker read the event (notify_pending_since_ns), after the change itself"
+	fail "the oracle found violations"
+fi
 grep -q ' denied=0 ' "$T/oracle.out" && fail "no op was denied: the fault never reached the tracker"
 grep -q ' failed_before_fault=0 ' "$T/oracle.out" || fail "ops failed before the fault"
 max_ms=$(sed -n 's/.* max_op_ms=\([0-9]*\) .*/\1/p' "$T/oracle.out")

@@ -74,7 +74,11 @@ tr_stop
 "$FW" check --journal "$J" --downtime "$stop_sent:$stopped:$start_at:$ready_at" "$T"/r* >"$T/oracle.out"
 rc=$?
 cat "$T/oracle.out"
-[ $rc = 0 ] || fail "the oracle found violations (seed $SEED)"
+if [ $rc != 0 ]; then
+	grep -q '^VIOLATION: .*: truncate ok .* the downtime marker .* starts .* after the op ended' "$T/oracle.out" &&
+		note "known tracker bug: vfs_truncate() raises its pre-content event before get_write_access(), so the stop's settle can take the lease and stat before the allowed truncate lands"
+	fail "the oracle found violations (seed $SEED)"
+fi
 grep -q ' denied=0 partial=0 ' "$T/oracle.out" || fail "writers saw errors across a clean restart (seed $SEED)"
 grep -q ' down_ops=0 ' "$T/oracle.out" && fail "no op ran while the tracker was down: the test proved nothing"
 max_ms=$(sed -n 's/.* max_op_ms=\([0-9]*\) .*/\1/p' "$T/oracle.out")
