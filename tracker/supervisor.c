@@ -102,8 +102,10 @@ static void sup_signals(struct sup *s)
 		switch (sig) {
 		case SIGTERM:
 		case SIGINT:
-			if (!s->stopping)
+			if (!s->stopping) {
 				log_notice("supervisor: signal %d: stopping", sig);
+				sd_notify(0, "STOPPING=1");
+			}
 			s->stopping = 1;
 			/* fall through */
 		case SIGUSR1:
@@ -250,6 +252,7 @@ int supervisor_run(struct tracker *t)
 				"close now and the kernel lets pending accesses through UNRECORDED; "
 				"the next start's unclean-stop rescan marker covers them",
 				RESTART_MAX, RESTART_WINDOW_NS / 1000000000LL);
+			sd_notify(0, "STATUS=gave up restarting the worker");
 			break;
 		}
 		memmove(restarts + 1, restarts, (RESTART_MAX - 1) * sizeof *restarts);
