@@ -96,7 +96,9 @@ wpid=$(worker_pid)
 kill -KILL "$wpid"
 t_wait_for 30 readies 3 || { cat "$TLOG"; fail "the worker was not restarted after (b)"; }
 # The restart's recovery resolved both intents; the held file, still open for
-# write, got a new one from the /proc scan.
+# write, got a new one from the /proc scan. Recovery ran before the new
+# worker read the group: had it opened h or h2 for real (not O_PATH), its
+# open would have waited for an answer nobody gives, and the restart hung.
 [ "$(n_intents "$TFS/h2")" = 0 ] || fail "h2's intent is still in flight after the restart's recovery"
 [ "$(n_intents "$TFS/h")" = 1 ] && [ "$(intent_jsns "$TFS/h")" != "$old_h" ] ||
 	fail "the held file: want one new intent after the restart, have '$(intent_jsns "$TFS/h")' (before: '$old_h')"
