@@ -16,6 +16,12 @@
  *   notify-probe opath-check --mount MOUNT
  *       Checks that open_by_handle_at(O_PATH) and readlink of the fd raise
  *       no fanotify event (and that a normal open does): exit 0 if so.
+ *   notify-probe tmpdir --mount MOUNT
+ *       In this one process: mkdir MOUNT/tmpd, create MOUNT/pad1..pad40,
+ *       create MOUNT/tmpd/f, unlink it, rmdir MOUNT/tmpd. One task, so the
+ *       kernel merges the rmdir into the mkdir's queued event (and the
+ *       unlink into the create's), which then comes before the events
+ *       inside the directory, 40 events earlier.
  *
  * Helpers link only the journal library, so the tracker files under
  * test are compiled into this program directly.
@@ -53,7 +59,8 @@ static void on_term(int sig)
 static int usage(void)
 {
 	fprintf(stderr, "usage: notify-probe run --journal DIR --watch MOUNT... [--ready FILE] "
-			"[--hold FILE] [--read-size BYTES] | dump --journal DIR | opath-check --mount MOUNT\n");
+			"[--hold FILE] [--read-size BYTES] | dump --journal DIR | opath-check --mount MOUNT | "
+			"tmpdir --mount MOUNT\n");
 	return 2;
 }
 
@@ -344,6 +351,34 @@ out:
 	return rc;
 }
 
+static int cmd_tmpdir(const char *mount)
+{
+	char dir[PATH_MAX], path[PATH_MAX];
+	int i, fd;
+
+	if (refuse_system_fs(mount) < 0)
+		return 1;
+	snprintf(dir, sizeof(dir), "%s/tmpd", mount);
+	if (mkdir(dir, 0755) < 0)
+		goto fail;
+	for (i = 1; i <= 40; i++) {
+		snprintf(path, sizeof(path), "%s/pad%d", mount, i);
+		if (touch_file(path) < 0)
+			goto fail;
+	}
+	if ((size_t)snprintf(path, sizeof(path), "%s/tmpd/f", mount) >= sizeof(path)) {
+		errno = ENAMETOOLONG;
+		goto fail;
+	}
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0 || close(fd) < 0 || unlink(path) < 0 || rmdir(dir) < 0)
+		goto fail;
+	return 0;
+fail:
+	fprintf(stderr, "notify-probe: tmpdir %s: %s\n", mount, strerror(errno));
+	return 1;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -389,5 +424,7 @@ int main(int argc, char **argv)
 		return cmd_dump(jdir);
 	if (strcmp(cmd, "opath-check") == 0 && mount)
 		return cmd_opath_check(mount);
+	if (strcmp(cmd, "tmpdir") == 0 && mount)
+		return cmd_tmpdir(mount);
 	return usage();
 }
