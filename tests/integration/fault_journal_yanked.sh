@@ -137,6 +137,8 @@ live_in_flight() { # in-flight intents of files some op changed
 _no_live() { [ "$(live_in_flight)" = 0 ]; }
 t_wait_for 30 _no_live || { tr_feed intents; fail "intents of allowed writes still in flight after 30 s"; }
 phantoms=$(tr_in_flight_count)
+cli=$("$BIN/hsm-journal" --journal "$J" in-flight --format paths 2>/dev/null | wc -l)
+[ "$cli" = "$phantoms" ] || fail "hsm-journal in-flight lists $cli paths, the journal holds $phantoms intents"
 note "in flight after recovery: $phantoms intents of denied accesses (their failed batch reached the disk)"
 grep -q 'started after a crash' "$TLOG" && fail "the worker crashed during the fault and the supervisor restarted it"
 tr_stop
