@@ -538,6 +538,17 @@ static int read_ahead(struct handle_ctx *ctx)
 	return 1;
 }
 
+/* FIONREAD counts the metadata of each queued event only (24 bytes), not
+ * its info records: it counts events. */
+static size_t queued_events(const struct handle_ctx *ctx)
+{
+	int queued = 0;
+
+	if (ioctl(ctx->g->fd, FIONREAD, &queued) < 0 || queued < 0)
+		return 0;
+	return (size_t)queued / sizeof(struct fanotify_event_metadata);
+}
+
 /* Wait (within the call's budget) for more events. */
 static bool wait_for_events(struct handle_ctx *ctx)
 {
@@ -579,7 +590,7 @@ static int resolve_dir(struct handle_ctx *ctx, const struct dirnames_fh *k, bool
 		       char **out)
 {
 	struct dirnames_fh last = key_of_fhandle(&ctx->unnamed);
-	int r;
+	int r, rounds = ctx->ra_gave_up ? 1 : 0;
 
 	if (!gone)
 		return lookup_live(ctx->g, k, out);
@@ -593,20 +604,20 @@ static int resolve_dir(struct handle_ctx *ctx, const struct dirnames_fh *k, bool
 		if (r != -ESTALE)
 			return r < 0 ? r : 0;
 		if (ctx->ra_known == 0) {
-			int queued = 0;
-
-			if (ctx->ra_total >= READ_AHEAD_MAX)
+			/* What was queued when we looked, then once more what
+			 * came since (the race above): not a busy queue's whole
+			 * future. */
+			if (rounds == 2 || ctx->ra_total >= READ_AHEAD_MAX)
 				break;
-			/* FIONREAD counts the metadata of each queued event only
-			 * (24 bytes), not its info records: it counts events. */
-			if (ioctl(ctx->g->fd, FIONREAD, &queued) < 0)
-				queued = 0;
-			ctx->ra_known = (size_t)queued / sizeof(struct fanotify_event_metadata);
+			ctx->ra_known = queued_events(ctx);
 			if (ctx->ra_known == 0) {
 				if (ctx->overflow_seen || !wait_for_events(ctx))
 					break;
-				continue;
+				ctx->ra_known = queued_events(ctx);
+				if (ctx->ra_known == 0)
+					break;
 			}
+			rounds++;
 		}
 		r = read_ahead(ctx);
 		if (r < 0)
