@@ -574,8 +574,10 @@ int tracker_commit(struct tracker *t)
 		if (pending) {
 			log_err("journal commit failed (%s): %zu namespace records lost, a rescan "
 				"marker is owed", strerror(-r), pending);
+			/* Not the time the lost records were read: their
+			 * events may have waited in the queue since before it. */
 			if (!t->notify_lost_since_ns)
-				t->notify_lost_since_ns = t->notify_pending_since_ns;
+				t->notify_lost_since_ns = t->namespace_live_ns;
 		}
 	} else {
 		t->n.notify_records += pending;
@@ -591,7 +593,7 @@ void tracker_batch_abort(struct tracker *t)
 		log_err("%zu namespace records dropped with a failed batch: a rescan marker is owed",
 			t->notify_pending);
 		if (!t->notify_lost_since_ns)
-			t->notify_lost_since_ns = t->notify_pending_since_ns;
+			t->notify_lost_since_ns = t->namespace_live_ns;
 	}
 	t->notify_pending = 0;
 	t->notify_pending_since_ns = 0;
@@ -630,12 +632,13 @@ static void send_status(struct tracker *t)
 static void heartbeat(struct tracker *t, unsigned char *buf, size_t cap)
 {
 	struct hsmj_record r;
+	int64_t live;
 	int rc;
 
 	hsmj_record_init(&r, HSMJ_KIND_HEARTBEAT);
 	/* "Live until time_ns" must include every namespace event before it:
 	 * take the time, then drain the notification queue into the batch. */
-	r.time_ns = hsmj_now_ns();
+	r.time_ns = live = hsmj_now_ns();
 	r.epoch_jsn = t->epoch_jsn;
 	handle_notify(t, buf, cap);
 	rc = hsmj_batch_add(t->batch, &r);
@@ -646,6 +649,8 @@ static void heartbeat(struct tracker *t, unsigned char *buf, size_t cap)
 		rc = tracker_commit(t);
 		hsmj_batch_clear(t->batch);
 	}
+	if (rc == 0)
+		t->namespace_live_ns = live;
 	if (rc < 0) {
 		if (!t->heartbeat_failing)
 			log_err("heartbeat commit failed: %s (%s)", strerror(-rc),
@@ -1140,6 +1145,9 @@ int tracker_setup(const struct tracker_opts *o, struct tracker **out)
 	r = setup_marks(t);
 	if (r < 0)
 		goto fail;
+	/* No namespace event in the group's queue is older than its marks
+	 * (until the first heartbeat commits, this bounds a lost one). */
+	t->namespace_live_ns = hsmj_now_ns();
 	r = setup_notify(t);
 	if (r < 0)
 		goto fail;

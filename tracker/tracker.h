@@ -93,6 +93,10 @@ struct tracker {
 	int64_t last_watchdog_ns;
 	int heartbeat_failing;
 	int64_t notify_lost_since_ns; /* a namespace commit failed: rescan marker owed */
+	/* Wall time before which every namespace event is committed: the time
+	 * of the last committed heartbeat (or epoch-start), whose commit
+	 * drained the notification queue after taking it. */
+	int64_t namespace_live_ns;
 	size_t notify_pending;        /* namespace records waiting in batch */
 	int64_t notify_pending_since_ns;
 	struct tracker_counters n;
