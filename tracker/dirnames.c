@@ -237,8 +237,9 @@ static bool is_move_victim(const struct dirnames *d, const struct fid_event *ev,
 {
 	const uint64_t self_bits = FAN_ATTRIB | FAN_DELETE_SELF | FAN_ONDIR;
 
+	/* ATTRIB: the victim's link count; an rmdir's DELETE_SELF comes alone. */
 	return d->last_move.valid && d->last_move.pid == ev->pid &&
-	       (ev->mask & FAN_ONDIR) && !(ev->mask & ~self_bits) &&
+	       (ev->mask & FAN_ONDIR) && (ev->mask & FAN_ATTRIB) && !(ev->mask & ~self_bits) &&
 	       ev->dir.info_type && ev->dir.name && strcmp(ev->dir.name, ".") == 0 &&
 	       victim->fsid == d->last_move.dir.fsid && !dn_equal(victim, &d->last_move.dir);
 }

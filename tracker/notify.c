@@ -32,11 +32,14 @@
  *           ATTRIB for that name (the surviving names of a partly unlinked
  *           file did change: link count, ctime); if it is gone, nothing
  *           (its DELETE record says it all).
+ *   ATTRIB|DELETE_SELF  FID only: the last name of a file went (the kernel
+ *           merges the two): nothing, without a lookup; the DELETE says it.
  *   Q_OVERFLOW  -> one rescan marker per watched mount, cause OVERFLOW.
  *
  * MODIFY / CLOSE_WRITE are not asked for: data changes are journaled by
- * the pre-content path with intents. DELETE_SELF / MOVE_SELF / MOVED_FROM /
- * MOVED_TO add nothing that CREATE, DELETE and RENAME do not already say.
+ * the pre-content path with intents. MOVE_SELF / MOVED_FROM / MOVED_TO add
+ * nothing that RENAME does not already say; DELETE_SELF is asked for only
+ * as above (an rmdir's own DELETE_SELF|ONDIR makes no record).
  *
  * Paths: every watched mount keeps a directory fd; a directory handle becomes
  * a path with open_by_handle_at(mount fd, handle, O_PATH) and readlink of
@@ -109,7 +112,10 @@
 
 #define NOTIFY_INIT_FLAGS (FAN_CLASS_NOTIF | FAN_REPORT_DFID_NAME | FAN_REPORT_FID | \
 			   FAN_CLOEXEC | FAN_NONBLOCK)
-#define NOTIFY_MASK (FAN_CREATE | FAN_DELETE | FAN_RENAME | FAN_ATTRIB | FAN_ONDIR)
+/* DELETE_SELF only to learn, without a lookup, that the object of a
+ * link-count ATTRIB is gone: the kernel merges the two for a file's last
+ * unlink (one event); an rmdir adds one DELETE_SELF|ONDIR, which says nothing. */
+#define NOTIFY_MASK (FAN_CREATE | FAN_DELETE | FAN_RENAME | FAN_ATTRIB | FAN_DELETE_SELF | FAN_ONDIR)
 
 #define DCACHE_CAP 4096     /* resolved directories kept */
 #define DCACHE_BUCKETS 8192
@@ -915,8 +921,12 @@ static int on_entry_event(struct handle_ctx *ctx, const struct fid_event *ev)
 
 	if (!ev->dir.info_type) {
 		/* FID only: no dentry came with the event. */
-		if (!ondir && reasons == HSMJ_REASON_ATTRIB)
+		if (!ondir && reasons == HSMJ_REASON_ATTRIB) {
+			/* The last name went: its DELETE says it all. */
+			if (ev->mask & FAN_DELETE_SELF)
+				return 0;
 			return remember_link_event(ctx, ev);
+		}
 		r = object_path(ctx, &ev->obj, !self_attrib, &path);
 	} else {
 		r = object_path(ctx, &ev->dir, !self_attrib, &path);

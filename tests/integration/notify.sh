@@ -159,6 +159,15 @@ change|rename-from|-|M/fA|M/fB
 change|rename-to|-|M/fB|M/fA
 change|delete|dir|M/cd|-'
 
+# ---- one name of two unlinked, and a file's last name: the surviving name
+# gets ATTRIB (link count, ctime), the file whose last name went only its
+# DELETE (its ATTRIB|DELETE_SELF needs no lookup) ----
+setup_partial() { : >"$1/two" && ln "$1/two" "$1/other" && : >"$1/one"; }
+partial_ops() { rm "$1/two" "$1/one"; }
+PARTIAL_WANT='change|delete|-|M/two|-
+change|delete|-|M/one|-
+change|attrib|-|M/other|-'
+
 # ---- a tree that existed before the group and is gone before it is read:
 # each directory is named from its own DELETE|ONDIR, queued after the
 # events inside it (read ahead from the queue when needed) ----
@@ -305,6 +314,10 @@ EOF
 
 	run_phase "$fs-self" "$m" "$j/self" 1 setup_self self_ops
 	expect_exact "$fs-self" <<<"$SELF_WANT"
+	cleanup_ops "$m"
+
+	run_phase "$fs-partial" "$m" "$j/partial" 1 setup_partial partial_ops
+	expect_exact "$fs-partial" <<<"$PARTIAL_WANT"
 	cleanup_ops "$m"
 
 	run_phase "$fs-gone" "$m" "$j/gone" 1 setup_gone gone_ops
