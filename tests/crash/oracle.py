@@ -232,8 +232,9 @@ def check(args):
 
     # Hard links: a change record names one of a file's names (the one its
     # handle or event resolved to). The inode of each named path, from the
-    # record's file handle (ext4/xfs: 32-bit inode first; btrfs: 64-bit
-    # objectid first) or from the manifests and the operation log.
+    # record's file handle (ext4 and xfs inode32: 32-bit inode, generation;
+    # xfs 64-bit: inode, generation; btrfs: objectid, root, generation) or
+    # from the manifests and the operation log.
     path_ino = {}
     for m in (pre, post):
         for e in m.values():
@@ -251,7 +252,9 @@ def check(args):
             raw = bytes.fromhex(h.get("handle", ""))
             if h.get("type") in (1, 2) and len(raw) >= 8:  # ino32, gen32
                 named_ids.add((int.from_bytes(raw[:4], "little"), int.from_bytes(raw[4:8], "little")))
-            elif h.get("type") in (0x4d, 0x4e, 0x4f) and len(raw) >= 20:  # objectid, root, gen32
+            elif h.get("type") in (0x81, 0x82) and len(raw) >= 12:  # xfs: ino64, gen32
+                named_ids.add((int.from_bytes(raw[:8], "little"), int.from_bytes(raw[8:12], "little")))
+            elif h.get("type") in (0x4d, 0x4e, 0x4f) and len(raw) >= 20:  # btrfs: objectid, root, gen32
                 named_ids.add((int.from_bytes(raw[:8], "little"), int.from_bytes(raw[16:20], "little")))
         except ValueError:
             pass

@@ -128,6 +128,11 @@ def main():
     ok &= run("other hard link named", ll, ll2, [change("a/l", ["data"], handle=h)], [], 0)
     ok &= run("other hard link, strict", ll, ll2, [change("a/l", ["data"], handle=h)], [], 1,
               ("--strict-links",))
+    hx = {"fsid": "0", "type": 0x81, "handle": (12).to_bytes(8, "little").hex() + (7).to_bytes(4, "little").hex()}
+    ok &= run("other hard link named, xfs handle", ll, ll2, [change("q", ["data"], handle=hx)], [], 0)
+    hb = {"fsid": "0", "type": 0x4d,
+          "handle": (12).to_bytes(8, "little").hex() + (5).to_bytes(8, "little").hex() + (7).to_bytes(4, "little").hex()}
+    ok &= run("other hard link named, btrfs handle", ll, ll2, [change("q", ["data"], handle=hb)], [], 0)
     h_other_gen = dict(h, handle=(12).to_bytes(4, "little").hex() + (8).to_bytes(4, "little").hex())
     ok &= run("same inode, other generation", ll, ll2, [change("q", ["data"], handle=h_other_gen)], [], 2)
     # a marker closed by a walk covers only what is gone
