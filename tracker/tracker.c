@@ -1296,14 +1296,18 @@ static int stop(struct tracker *t, struct fan_batch *fb)
 	int rc, idx;
 
 	sd_notify(0, "STOPPING=1");
+	/* The downtime marker of the next start begins at the clean-stop
+	 * time: take it before the marks go, so nothing can slip between, and
+	 * before the settle rounds below: a truncate() raises its pre-content
+	 * event before it takes write access to the inode, so one whose event
+	 * passed (covered) just before can land after settle's lease and stat;
+	 * it lands after this time, inside the marker. */
+	unmark_ns = hsmj_now_ns();
 	/* Settle every file without a writer; the rest stay in flight. */
 	for (int pass = 0; pass < 2; pass++) {
 		settle_run(t, 1);
 		handle_fan(t, fb); /* answer what settle's windows let in */
 	}
-	/* The downtime marker of the next start begins at the clean-stop
-	 * time: take it before the marks go, so nothing can slip between. */
-	unmark_ns = hsmj_now_ns();
 	for (size_t i = 0; i < t->nfs; i++)
 		fan_unmark_filesystem(t->fan_fd, t->fs[i].mount, t->fan_mask);
 	/* What was still queued gets its intents; with the marks gone no new
