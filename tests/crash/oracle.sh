@@ -51,7 +51,7 @@ ORACLE=$HERE/oracle.py
 [ -n "$SEED" ] || SEED=$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')
 echo "# crash oracle: seed $SEED (HSMJ_SEED=$SEED to repeat), $ITER iterations per filesystem, fs $FSLIST, modes $MODES"
 
-W= TPID= WPID= FAILED=0
+W= TPID= WPID= FAILED=0 SNAP=
 LOOPS=()
 note() { echo "# $*"; }
 die() { echo "FAIL: $*" >&2; FAILED=1; exit 1; }
@@ -107,6 +107,7 @@ cleanup() {
 		umount "$W/jfs" 2>/dev/null || umount -l "$W/jfs" 2>/dev/null
 	fi
 	for d in "${LOOPS[@]}"; do losetup -d "$d" 2>/dev/null; done
+	rm -rf "$SNAP"
 	if [ -n "$W" ]; then
 		if { [ "$FAILED" = 1 ] && [ "${HSMJ_KEEP:-0}" = 1 ]; } || [ "${HSMJ_KEEP:-0}" = 2 ]; then
 			echo "# kept for inspection: $W (tfs.img, jfs.img: the images after the crash; it*/: logs, manifests, feeds)" >&2
@@ -118,6 +119,17 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+
+# A private copy of the programs: a rebuild of the tree during a long run
+# must not swap them under it (a relink in progress: try again).
+SNAP=$(mktemp -d /tmp/hsmj-crash-bin.XXXXXX)
+for _ in 1 2 3 4 5; do
+	cp "$BIN/hsm-tracker" "$BIN/hsm-recover" "$BIN/hsm-journal" "$H/crash-workload" "$H/crash-shutdown" \
+		"$SNAP/" 2>/dev/null && break
+	sleep 2
+done
+[ -x "$SNAP/crash-shutdown" ] && [ -x "$SNAP/hsm-tracker" ] || die "cannot copy the programs to $SNAP"
+BIN=$SNAP H=$SNAP
 
 mount_both() {
 	mount "$TFS_DEV" "$W/tfs" || die "mount $TFS_DEV"
