@@ -57,13 +57,25 @@ static int settle_try(struct tracker *t, struct cov_entry *e, struct hsmj_stat *
 				strerror(-r2));
 		return r == -EAGAIN ? 0 : r;
 	}
-	/* 4. no writer can exist while we hold the lease: the stat is final. */
+	/* 4. no writer can exist while we hold the lease: the stat is final.
+	 * Unless a truncate() is on its way: it raises its event before it
+	 * takes write access, so one whose event passed while the mark was
+	 * there can reach break_lease() now. A pending break shows in
+	 * F_GETLEASE as F_UNLCK: then the file stays covered (mark back before
+	 * we let go, so the truncate lands under the intent still in flight). */
 	r = tracker_stat_fd(e->fd, post, NULL);
-	lease(e->fd, F_UNLCK);
+	if (r == 0 && fcntl(e->fd, F_GETLEASE) != F_RDLCK)
+		r = -EAGAIN;
 	if (r < 0) {
-		fan_ignore_add(t->fan_fd, e->fd, NULL, t->fan_mask);
-		return r;
+		int r2 = fan_ignore_add(t->fan_fd, e->fd, NULL, t->fan_mask);
+
+		if (r2 < 0)
+			log_err("settle: cannot restore coverage of %s: %s", e->path,
+				strerror(-r2));
+		lease(e->fd, F_UNLCK);
+		return r == -EAGAIN ? 0 : r;
 	}
+	lease(e->fd, F_UNLCK);
 	return 1;
 }
 
