@@ -144,7 +144,7 @@ rc=$?
 cat "$T/oracle.out"
 if [ $rc != 0 ]; then
 	grep -q 'overflow marker .* starts .* after the op ended' "$T/oracle.out" &&
-		note "known tracker bug: the marker owed for lost namespace records starts when the tracker read the event (notify_pending_since_ns), after the change itself"
+		note "a marker owed for lost namespace records starts after the change it stands for (regression of 1c208c4?)"
 	fail "the oracle found violations"
 fi
 grep -q ' denied=0 ' "$T/oracle.out" && fail "no op was denied: the fault never reached the tracker"

@@ -76,7 +76,7 @@ rc=$?
 cat "$T/oracle.out"
 if [ $rc != 0 ]; then
 	grep -q '^VIOLATION: .*: truncate ok .* the downtime marker .* starts .* after the op ended' "$T/oracle.out" &&
-		note "known tracker bug: vfs_truncate() raises its pre-content event before get_write_access(), so the stop's settle can take the lease and stat before the allowed truncate lands"
+		note "a truncate(2) landed after the stop's settle and before the downtime marker: vfs_truncate() raises its event before get_write_access() (regression of db0143d?)"
 	fail "the oracle found violations (seed $SEED)"
 fi
 grep -q ' denied=0 partial=0 ' "$T/oracle.out" || fail "writers saw errors across a clean restart (seed $SEED)"
