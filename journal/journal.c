@@ -54,6 +54,7 @@ struct hsmj {
 	char *dir;
 	char *dbpath;
 	char *secondary_path; /* read-only handles: RocksDB's scratch dir */
+	char log_dir[PATH_MAX]; /* writers: where RocksDB's diagnostic LOG goes */
 	int readonly;
 	int broken; /* a write failed: RocksDB refuses writes until reopened */
 	rocksdb_t *db;
@@ -198,27 +199,59 @@ static void close_db(struct hsmj *j)
  * Debian's librocksdb keeps assertions on, and a LOG write after the
  * journal device failed (full, shut down) aborts the process, which for the
  * tracker would release every waiting writer unrecorded. */
-static void set_log_dir(rocksdb_options_t *o)
+static void set_log_dir(struct hsmj *j, rocksdb_options_t *o)
 {
 	static const char run_dir[] = "/run/hsm-journal";
-	char tmp_dir[PATH_MAX];
 	const char *tmp = getenv("TMPDIR");
 
-	if (mkdir(run_dir, 0700) == 0 || errno == EEXIST) {
-		if (access(run_dir, W_OK) == 0) {
-			rocksdb_options_set_db_log_dir(o, run_dir);
-			return;
-		}
-	}
-	snprintf(tmp_dir, sizeof tmp_dir, "%s/hsm-journal-log", tmp && *tmp ? tmp : "/tmp");
-	if ((mkdir(tmp_dir, 0700) == 0 || errno == EEXIST) && access(tmp_dir, W_OK) == 0)
-		rocksdb_options_set_db_log_dir(o, tmp_dir);
+	j->log_dir[0] = 0;
+	if ((mkdir(run_dir, 0700) == 0 || errno == EEXIST) && access(run_dir, W_OK) == 0)
+		snprintf(j->log_dir, sizeof j->log_dir, "%s", run_dir);
+	else
+		snprintf(j->log_dir, sizeof j->log_dir, "%s/hsm-journal-log", tmp && *tmp ? tmp : "/tmp");
+	if ((mkdir(j->log_dir, 0700) == 0 || errno == EEXIST) && access(j->log_dir, W_OK) == 0)
+		rocksdb_options_set_db_log_dir(o, j->log_dir);
+	else
+		j->log_dir[0] = 0;
 }
 
-static rocksdb_options_t *make_options(int create)
+/* After a clean close the LOG has nothing to tell: remove it (RocksDB names
+ * it after the database path: [A-Za-z0-9._-] kept, the rest '_', "_LOG"). */
+static void remove_logs(struct hsmj *j)
+{
+	char abs[PATH_MAX], prefix[PATH_MAX + 8];
+	size_t n = 0, plen;
+	struct dirent *e;
+	DIR *d;
+
+	if (!j->log_dir[0] || !realpath(j->dbpath, abs))
+		return;
+	for (size_t i = 0; abs[i] && n + 8 < sizeof prefix; i++) {
+		char c = abs[i];
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '.' || c == '_')
+			prefix[n++] = c;
+		else if (i > 0)
+			prefix[n++] = '_';
+	}
+	memcpy(prefix + n, "_LOG", 5);
+	plen = n + 4;
+	d = opendir(j->log_dir);
+	if (!d)
+		return;
+	while ((e = readdir(d)))
+		if (!strncmp(e->d_name, prefix, plen) &&
+		    (e->d_name[plen] == 0 || !strncmp(e->d_name + plen, ".old.", 5)))
+			unlinkat(dirfd(d), e->d_name, 0);
+	closedir(d);
+}
+
+static rocksdb_options_t *make_options(struct hsmj *j, int create)
 {
 	rocksdb_options_t *o = rocksdb_options_create();
-	set_log_dir(o);
+	/* A secondary keeps its LOG in its own scratch directory. */
+	if (!j->readonly)
+		set_log_dir(j, o);
 	rocksdb_options_set_create_if_missing(o, create);
 	rocksdb_options_set_create_missing_column_families(o, create);
 	/* Secondary instances need every table file reachable. */
@@ -239,7 +272,7 @@ static int open_db(struct hsmj *j, int create)
 	char *rerr = NULL;
 
 	if (!j->opts)
-		j->opts = make_options(create);
+		j->opts = make_options(j, create);
 	for (int i = 0; i < CF_COUNT; i++)
 		cf_opts[i] = j->opts;
 	if (j->readonly)
@@ -399,15 +432,19 @@ void hsmj_close(struct hsmj *j)
 {
 	if (!j)
 		return;
+	int clean = 0;
 	if (j->db && !j->readonly && !j->broken) {
 		/* A clean close: the next writer need not skip JSNs. */
 		uint8_t flag = 0;
 		char *rerr = NULL;
 		rocksdb_put_cf(j->db, j->wsync, j->cf[CF_META], KEY_WRITER_OPEN,
 			       strlen(KEY_WRITER_OPEN), (const char *)&flag, 1, &rerr);
+		clean = !rerr;
 		rocksdb_free(rerr);
 	}
 	close_db(j);
+	if (clean)
+		remove_logs(j); /* kept after a failure, for diagnosis */
 	if (j->opts)
 		rocksdb_options_destroy(j->opts);
 	rocksdb_writeoptions_destroy(j->wsync);
