@@ -220,14 +220,32 @@ note "changes --coalesce follows file handles through the journal"
 J6=$T/j6
 "$H" --journal "$J6" init >/dev/null || fail "init j6"
 # the data change names the file by a name the range never saw (the one
-# its intent had, say): only the handle ties it to the renamed file
+# its intent had, say): only the handle ties it to the renamed file. That
+# name is listed as changed too: it may be another name of the file (a hard
+# link), and copying a name that is gone is harmless
 fill "$J6" 'change rename-from /m/p /m/q fh=0a0b' 'change rename-to /m/q /m/p fh=0a0b' \
 	'change data /m/intent-name fh=0a0b' 'change data /m/other fh=0c0d'
 run "$H" --journal "$J6" changes --coalesce --format jsonl; expect 0 "coalesce by handle"
 head -n -1 "$T/out" | jq -c '[.path, .reasons, .path2, .handle.handle]' >"$T/got"
-printf '%s\n' '["/m/p",["delete","rename-from"],"/m/q","0a0b"]' \
-	'["/m/q",["data","rename-to"],"/m/p","0a0b"]' '["/m/other",["data"],null,"0c0d"]' >"$T/want"
+printf '%s\n' '["/m/intent-name",["data"],null,"0a0b"]' \
+	'["/m/p",["delete","rename-from"],"/m/q","0a0b"]' '["/m/q",["data","rename-to"],"/m/p","0a0b"]' \
+	'["/m/other",["data"],null,"0c0d"]' >"$T/want"
 diff -u "$T/want" "$T/got" || fail "coalesced by handle"
+
+note "changes --coalesce: the two names of a hard-linked file move on their own"
+J7=$T/j7
+"$H" --journal "$J7" init >/dev/null || fail "init j7"
+# ln a b before the range; mv a c; mv b d; one more data change via d
+fill "$J7" 'change rename-from /m/a /m/c fh=0a0b' 'change rename-to /m/c /m/a fh=0a0b' \
+	'change rename-from /m/b /m/d fh=0a0b' 'change rename-to /m/d /m/b fh=0a0b' \
+	'change data /m/d fh=0a0b'
+run "$H" --journal "$J7" changes --deleted; expect 0 "--deleted, hard link"
+WHAT="deleted: both old names" out_is /m/a /m/b
+run "$H" --journal "$J7" changes --coalesce --format jsonl; expect 0 "coalesce, hard link"
+head -n -1 "$T/out" | jq -c '[.path, .reasons, .path2]' >"$T/got"
+printf '%s\n' '["/m/a",["delete","rename-from"],"/m/c"]' '["/m/b",["delete","rename-from"],"/m/d"]' \
+	'["/m/c",["data","rename-to"],"/m/a"]' '["/m/d",["data","rename-to"],"/m/b"]' >"$T/want"
+diff -u "$T/want" "$T/got" || fail "coalesced hard link"
 
 note "changes --deleted"
 run "$H" --journal "$J3" changes --deleted --format paths0; expect 0 "--deleted"

@@ -309,6 +309,135 @@ static void test_hard_link(void **state)
 	expect(t, "C /m/f [data]\n");
 }
 
+/* ---- hard links: a rename moves one name, not the file ---- */
+
+static void test_link_rename_each_name(void **state)
+{
+	struct run *t = *state;
+
+	/* a and b: one file (ln a b before the range); mv a c; mv b d */
+	ren(t, "/m/a", "/m/c", 5, 0);
+	ren(t, "/m/b", "/m/d", 5, 0);
+	expect(t, "C /m/c [rename-to] <- /m/a\n"
+		  "C /m/d [rename-to] <- /m/b\n"
+		  "D /m/a [delete,rename-from] -> /m/c\n"
+		  "D /m/b [delete,rename-from] -> /m/d\n");
+}
+
+static void test_link_in_range_rename_each_name(void **state)
+{
+	struct run *t = *state;
+
+	/* ln a b in the range, then each name moves; a late data record with
+	 * the first name reaches both new names */
+	rec(t, ATTRIB, "/m/a", NULL, 5, 0);
+	rec(t, CREATE | LINK, "/m/b", NULL, 5, 0);
+	ren(t, "/m/a", "/m/c", 5, 0);
+	ren(t, "/m/b", "/m/d", 5, 0);
+	rec(t, DATA, "/m/a", NULL, 5, 0);
+	expect(t, "C /m/c [data,rename-to,attrib] <- /m/a\n"
+		  "C /m/d [data,create,link]\n"
+		  "D /m/a [delete,rename-from] -> /m/c\n");
+}
+
+static void test_link_rename_one_name(void **state)
+{
+	struct run *t = *state;
+
+	/* only one name moves: the other keeps its place and is not deleted */
+	rec(t, DATA, "/m/a", NULL, 5, 0);
+	rec(t, ATTRIB, "/m/b", NULL, 5, 0);
+	ren(t, "/m/b", "/m/e", 5, 0);
+	/* (the attribute change of b was one of a too: one file) */
+	expect(t, "C /m/a [data,attrib]\n"
+		  "C /m/e [rename-to,attrib] <- /m/b\n"
+		  "D /m/b [delete,rename-from] -> /m/e\n");
+}
+
+static void test_link_unlink_one_name(void **state)
+{
+	struct run *t = *state;
+
+	/* rm b, where a is the other name the range knows: a stays */
+	rec(t, DATA, "/m/a", NULL, 5, 0);
+	rec(t, DELETE, "/m/b", NULL, 5, 0);
+	rec(t, ATTRIB, "/m/a", NULL, 5, 0); /* the tracker: the survivor's link count */
+	expect(t, "C /m/a [data,attrib]\nD /m/b [delete]\n");
+}
+
+static void test_link_unlink_first_name(void **state)
+{
+	struct run *t = *state;
+
+	/* ln a b in the range, rm a: b is new, a deleted; a data record with
+	 * the gone name goes to b */
+	rec(t, DATA, "/m/a", NULL, 5, 0);
+	rec(t, CREATE | LINK, "/m/b", NULL, 5, 0);
+	rec(t, DELETE, "/m/a", NULL, 5, 0);
+	rec(t, DATA, "/m/a", NULL, 5, 0);
+	expect(t, "C /m/b [data,create,link]\nD /m/a [data,delete]\n");
+}
+
+static void test_link_created_and_unlinked(void **state)
+{
+	struct run *t = *state;
+
+	/* ln a tmp; rm tmp, merged by the kernel into one event: a stays */
+	rec(t, DATA, "/m/a", NULL, 5, 0);
+	rec(t, CREATE | DELETE, "/m/tmp", NULL, 5, 0);
+	rec(t, CREATE | LINK, "/m/l", NULL, 5, 0);
+	rec(t, CREATE | DELETE, "/m/l", NULL, 5, 0);
+	expect(t, "C /m/a [data]\n");
+}
+
+static void test_link_rename_over_one_name(void **state)
+{
+	struct run *t = *state;
+
+	/* a and b name file 5; mv z b replaces the name b with file 6: a
+	 * stays file 5's, later data of 5 is a's alone, data of 6 is b's */
+	rec(t, ATTRIB, "/m/a", NULL, 5, 0);
+	rec(t, ATTRIB, "/m/b", NULL, 5, 0);
+	ren(t, "/m/z", "/m/b", 6, 0);
+	rec(t, DATA, "/m/a", NULL, 5, 0);
+	rec(t, DATA, "/m/b", NULL, 6, 0);
+	expect(t, "C /m/a [data,attrib]\n"
+		  "C /m/b [data,rename-to,attrib] <- /m/z\n" /* attrib: b's old file */
+		  "D /m/z [delete,rename-from] -> /m/b\n");
+}
+
+static void test_link_data_reaches_every_name(void **state)
+{
+	struct run *t = *state;
+	const struct coalesce_entry *e;
+	size_t n;
+
+	/* a data record names one name; the other names the range knows
+	 * changed too (one file), and the record's own name even if new */
+	rec(t, ATTRIB, "/m/a", NULL, 5, 0);
+	ren(t, "/m/b", "/m/c", 5, 0);
+	rec(t, DATA, "/m/x", NULL, 5, 0); /* a third name, never named before */
+	rec(t, DATA, "/m/q", NULL, 7, 0);
+	expect(t, "C /m/a [data,attrib]\n"
+		  "C /m/c [data,rename-to] <- /m/b\n"
+		  "C /m/q [data]\n"
+		  "C /m/x [data]\n"
+		  "D /m/b [delete,rename-from] -> /m/c\n");
+	/* the JSN of each name is the data record's */
+	t->co = coalesce_new();
+	assert_non_null(t->co);
+	t->jsn = 0;
+	rec(t, ATTRIB, "/m/a", NULL, 5, 0); /* 1 */
+	rec(t, ATTRIB, "/m/b", NULL, 5, 0); /* 2 */
+	rec(t, DATA, "/m/q", NULL, 7, 0);   /* 3 */
+	rec(t, DATA, "/m/b", NULL, 5, 0);   /* 4 */
+	assert_int_equal(coalesce_finish(t->co, &e, &n), 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(e[0].rec.path, "/m/q");
+	assert_int_equal(e[1].jsn, 4);
+	assert_int_equal(e[2].jsn, 4);
+}
+
 static void test_markers_ignored(void **state)
 {
 	struct run *t = *state;
@@ -486,6 +615,14 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rename_over_existing_then_away, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_swap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hard_link, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_link_rename_each_name, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_link_in_range_rename_each_name, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_link_rename_one_name, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_link_unlink_one_name, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_link_unlink_first_name, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_link_created_and_unlinked, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_link_rename_over_one_name, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_link_data_reaches_every_name, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_markers_ignored, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unresolved_rename_halves, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_jsn_order_and_times, setup, teardown),

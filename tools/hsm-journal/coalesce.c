@@ -122,16 +122,22 @@ static void map_free(struct map *m)
 	m->cap = m->used = 0;
 }
 
-/* ---- objects ---- */
+/* ---- names ---- */
 
+/* One name: a path that existed when the range began (origin) or was made
+ * in it, followed through the renames of the range. A rename moves a name,
+ * not the file: the names of a hard-linked file are separate, joined only
+ * by their handle, which a data or attribute record follows to every live
+ * name of its file. */
 struct object {
 	char *path;   /* where it is (where it was last, once gone) */
 	char *origin; /* where it was when the range began; NULL: created in it */
 	uint32_t reasons, flags;
 	bool gone;
 	bool created; /* by a create record: its names in the range are all new */
-	bool by_fh;   /* indexed in fhs */
+	bool in_fh;   /* linked in the chain of its handle */
 	struct hsmj_fhandle fh;
+	size_t fh_next; /* the next name in its handle's chain (maybe gone) */
 	uint64_t jsn;
 	int64_t time_ns;
 };
@@ -143,10 +149,10 @@ struct rename_step {
 struct coalesce {
 	struct object *objs;
 	size_t nobjs, capobjs;
-	struct map paths; /* path -> live object */
-	struct map fhs;   /* handle -> live object */
-	struct map seen;  /* every path an object has had in the range */
-	struct map below; /* directory -> live objects below it (absent: none) */
+	struct map paths; /* path -> live name */
+	struct map fhs;   /* handle -> the newest name with it (chain via fh_next) */
+	struct map seen;  /* every path a name has had in the range */
+	struct map below; /* directory -> live names below it (absent: none) */
 	struct rename_step *renames;
 	size_t nrenames, caprenames;
 	/* The first half of a rename pair, to fold the second into it. */
@@ -200,13 +206,32 @@ static size_t live_at(const struct coalesce *co, const char *path)
 	return map_get(&co->paths, path, strlen(path));
 }
 
-static size_t by_fh(const struct coalesce *co, const struct hsmj_fhandle *fh)
+static bool same_fh(const struct hsmj_fhandle *a, const struct hsmj_fhandle *b)
+{
+	return a->len && a->len == b->len && a->fsid == b->fsid && a->type == b->type &&
+	       memcmp(a->bytes, b->bytes, a->len < HSMJ_FH_MAX ? a->len : HSMJ_FH_MAX) == 0;
+}
+
+/* The first live name of the file with handle fh after chain position i
+ * (NONE: start of the chain), or NONE. */
+static size_t next_name_of(const struct coalesce *co, const struct hsmj_fhandle *fh, size_t i)
 {
 	unsigned char k[12 + HSMJ_FH_MAX];
 
 	if (!fh->len)
 		return NONE;
-	return map_get(&co->fhs, k, fh_key(fh, k));
+	i = i == NONE ? map_get(&co->fhs, k, fh_key(fh, k)) : co->objs[i].fh_next;
+	while (i != NONE && (co->objs[i].gone || !same_fh(&co->objs[i].fh, fh)))
+		i = co->objs[i].fh_next;
+	return i;
+}
+
+/* The only live name of the file with handle fh; NONE if none or several. */
+static size_t only_name_of(const struct coalesce *co, const struct hsmj_fhandle *fh)
+{
+	size_t i = next_name_of(co, fh, NONE);
+
+	return i != NONE && next_name_of(co, fh, i) == NONE ? i : NONE;
 }
 
 static bool seen(const struct coalesce *co, const char *path)
@@ -228,7 +253,7 @@ static int obj_new(struct coalesce *co, const char *origin, size_t *idx)
 		co->capobjs = ncap;
 	}
 	o = &co->objs[co->nobjs];
-	*o = (struct object){ 0 };
+	*o = (struct object){ .fh_next = NONE };
 	if (origin && !(o->origin = strdup(origin)))
 		return -ENOMEM;
 	*idx = co->nobjs++;
@@ -290,23 +315,15 @@ static void obj_unplace(struct coalesce *co, size_t idx)
 	}
 }
 
+/* The name is gone; it stays in its handle's chain, skipped as gone. */
 static void obj_gone(struct coalesce *co, size_t idx)
 {
-	struct object *o = &co->objs[idx];
-
 	obj_unplace(co, idx);
-	o->gone = true;
-	if (o->by_fh) {
-		unsigned char k[12 + HSMJ_FH_MAX];
-		size_t n = fh_key(&o->fh, k);
-
-		if (map_get(&co->fhs, k, n) == idx)
-			map_del(&co->fhs, k, n);
-		o->by_fh = false;
-	}
+	co->objs[idx].gone = true;
 }
 
-/* Reasons, flags, time and handle of r go to the object. */
+/* Reasons, flags, time and handle of r go to the name; index_fh: the
+ * handle's chain gets the name (every live name of a file is in it). */
 static int obj_touch(struct coalesce *co, size_t idx, uint64_t jsn, const struct hsmj_record *r,
 		     bool index_fh)
 {
@@ -318,13 +335,15 @@ static int obj_touch(struct coalesce *co, size_t idx, uint64_t jsn, const struct
 	o->time_ns = r->time_ns;
 	if (!o->fh.len && r->fh.len)
 		o->fh = r->fh;
-	if (index_fh && !o->by_fh && !o->gone && o->fh.len && by_fh(co, &o->fh) == NONE) {
+	if (index_fh && !o->in_fh && !o->gone && o->fh.len) {
 		unsigned char k[12 + HSMJ_FH_MAX];
-		int rc = map_put(&co->fhs, k, fh_key(&o->fh, k), idx);
+		size_t n = fh_key(&o->fh, k);
+		int rc;
 
-		if (rc < 0)
+		o->fh_next = map_get(&co->fhs, k, n);
+		if ((rc = map_put(&co->fhs, k, n, idx)) < 0)
 			return rc;
-		o->by_fh = true;
+		o->in_fh = true;
 	}
 	return 0;
 }
@@ -457,12 +476,33 @@ static int log_rename(struct coalesce *co, const char *from, const char *to)
 	return 0;
 }
 
+/* The live name a rename or delete record's path means: the name there,
+ * else, when the range already emptied that path (or a directory above
+ * it), the name the renames since took it to (the record is older than
+ * that news). NONE: no live name; *stale says the path was known vacant. */
+static int name_at(const struct coalesce *co, const char *path, size_t *idx, bool *stale)
+{
+	char *moved;
+
+	*idx = live_at(co, path);
+	*stale = false;
+	if (*idx != NONE || !known_vacant(co, path))
+		return 0;
+	*stale = true;
+	if (!(moved = translate(co, path)))
+		return -ENOMEM;
+	*idx = live_at(co, moved);
+	free(moved);
+	return 0;
+}
+
 static int add_rename(struct coalesce *co, uint64_t jsn, const struct hsmj_record *r)
 {
 	uint32_t half = r->reasons & RENAMES;
 	const char *from = half & HSMJ_REASON_RENAME_FROM ? r->path : r->path2;
 	const char *to = half & HSMJ_REASON_RENAME_FROM ? r->path2 : r->path;
 	size_t idx, occ;
+	bool stale;
 	int rc;
 
 	if (from && to) {
@@ -475,9 +515,13 @@ static int add_rename(struct coalesce *co, uint64_t jsn, const struct hsmj_recor
 			co->last.valid = false;
 			return obj_touch(co, co->last.obj, jsn, r, true);
 		}
-		idx = live_at(co, from);
-		if (idx == NONE)
-			idx = by_fh(co, &r->fh);
+		/* The name moves, not the file: another name of a hard-linked
+		 * file stays where it is. The handle helps only a record whose
+		 * path is stale, and only when the file has one live name. */
+		if ((rc = name_at(co, from, &idx, &stale)) < 0)
+			return rc;
+		if (idx == NONE && stale)
+			idx = only_name_of(co, &r->fh);
 		if (idx == NONE && (rc = obj_preexisting(co, from, from, &idx)) < 0)
 			return rc;
 		obj_unplace(co, idx);
@@ -506,9 +550,10 @@ static int add_rename(struct coalesce *co, uint64_t jsn, const struct hsmj_recor
 	}
 	if (half & HSMJ_REASON_RENAME_FROM) {
 		/* Moved to a name the tracker could not give (a marker says so). */
-		idx = live_at(co, from);
-		if (idx == NONE)
-			idx = by_fh(co, &r->fh);
+		if ((rc = name_at(co, from, &idx, &stale)) < 0)
+			return rc;
+		if (idx == NONE && stale)
+			idx = only_name_of(co, &r->fh);
 		if (idx == NONE && (rc = obj_preexisting(co, from, from, &idx)) < 0)
 			return rc;
 		if ((rc = obj_touch(co, idx, jsn, r, false)) < 0)
@@ -526,82 +571,123 @@ static int add_rename(struct coalesce *co, uint64_t jsn, const struct hsmj_recor
 	return obj_touch(co, idx, jsn, r, true);
 }
 
-int coalesce_add(struct coalesce *co, uint64_t jsn, const struct hsmj_record *r)
+static int add_create(struct coalesce *co, uint64_t jsn, const struct hsmj_record *r)
 {
-	uint32_t rs = r->reasons;
 	size_t idx, occ;
-	char *moved;
 	int rc;
 
-	if (r->kind != HSMJ_KIND_CHANGE || !r->path)
-		return 0;
-	if (rs & RENAMES)
-		return add_rename(co, jsn, r);
-	co->last.valid = false;
-
-	if ((rs & HSMJ_REASON_CREATE) && (rs & HSMJ_REASON_DELETE)) {
-		/* Created and deleted within one event batch: nothing is left. */
-		idx = by_fh(co, &r->fh);
-		if (idx != NONE)
+	if (r->reasons & HSMJ_REASON_DELETE) {
+		/* Created and deleted within one event batch (the kernel merged
+		 * the two): that name is gone, whatever other names its file
+		 * has. */
+		idx = live_at(co, r->path);
+		if (idx != NONE && same_fh(&co->objs[idx].fh, &r->fh))
 			obj_gone(co, idx);
 		return 0;
 	}
-	if (rs & HSMJ_REASON_CREATE) {
-		occ = live_at(co, r->path);
-		if (occ != NONE)
-			obj_gone(co, occ); /* its delete was not seen; it is not there now */
-		if ((rc = obj_new(co, NULL, &idx)) < 0 || (rc = obj_place(co, idx, r->path)) < 0)
-			return rc;
-		co->objs[idx].created = true;
-		/* A new name of a linked file is a path of its own; the handle
-		 * keeps naming the first one. */
-		return obj_touch(co, idx, jsn, r, !(rs & HSMJ_REASON_LINK));
-	}
+	occ = live_at(co, r->path);
+	if (occ != NONE)
+		obj_gone(co, occ); /* its delete was not seen; it is not there now */
+	if ((rc = obj_new(co, NULL, &idx)) < 0 || (rc = obj_place(co, idx, r->path)) < 0)
+		return rc;
+	co->objs[idx].created = true;
+	/* A new link is a name of its own, in its file's chain like the others. */
+	return obj_touch(co, idx, jsn, r, true);
+}
 
-	/* Deletes by path first (namespace records name the path at that
-	 * point); content and attribute changes by handle first (their path
-	 * may be older than a rename). */
-	if (rs & HSMJ_REASON_DELETE) {
-		idx = live_at(co, r->path);
-		if (idx == NONE)
-			idx = by_fh(co, &r->fh);
-	} else {
-		idx = by_fh(co, &r->fh);
-		if (idx == NONE)
-			idx = live_at(co, r->path);
+static int add_delete(struct coalesce *co, uint64_t jsn, const struct hsmj_record *r)
+{
+	size_t idx;
+	bool stale;
+	char *dir;
+	int rc;
+
+	/* By path alone: unlinking one name of a file leaves its others. */
+	if ((rc = name_at(co, r->path, &idx, &stale)) < 0)
+		return rc;
+	if (idx == NONE && stale) {
+		/* Not found where the renames took its path: if the range had a
+		 * name at exactly that path, it is gone since (its delete says
+		 * it all); else it is one nobody named, moved with its
+		 * directory. */
+		char *moved;
+
+		if (seen(co, r->path))
+			return 0;
+		if (!(moved = translate(co, r->path)))
+			return -ENOMEM;
+		rc = strcmp(moved, r->path) != 0 ? obj_preexisting(co, r->path, moved, &idx) : 0;
+		free(moved);
+		if (rc < 0 || idx == NONE)
+			return rc;
 	}
+	if (idx == NONE && (rc = obj_preexisting(co, r->path, r->path, &idx)) < 0)
+		return rc;
+	if ((rc = obj_touch(co, idx, jsn, r, false)) < 0)
+		return rc;
+	if (!(dir = strdup(co->objs[idx].path)))
+		return -ENOMEM;
+	obj_gone(co, idx);
+	gone_below(co, dir); /* rmdir: nothing can be below it */
+	free(dir);
+	return 0;
+}
+
+/* A data or attribute record: a change of the file, so of every live name
+ * it has in the range (found by its handle), and of the name the record
+ * gives, unless that is stale or now names another file. */
+static int add_change(struct coalesce *co, uint64_t jsn, const struct hsmj_record *r)
+{
+	size_t idx, nfound = 0;
+	char *moved = NULL;
+	int rc;
+
+	for (idx = next_name_of(co, &r->fh, NONE); idx != NONE; idx = next_name_of(co, &r->fh, idx)) {
+		if ((rc = obj_touch(co, idx, jsn, r, true)) < 0)
+			return rc;
+		nfound++;
+	}
+	idx = live_at(co, r->path);
 	if (idx == NONE && known_vacant(co, r->path)) {
 		/* Older than a rename or delete the range already applied. */
 		if (!(moved = translate(co, r->path)))
 			return -ENOMEM;
 		idx = live_at(co, moved);
 		/* Not found where the renames took its path: if the range had
-		 * an object at exactly that path, it is gone since (its delete
-		 * says it all); else it is one nobody named, moved with its
-		 * directory. */
+		 * a name at exactly that path, it is gone since; else it is one
+		 * nobody named, moved with its directory. */
 		rc = 0;
-		if (idx == NONE && !seen(co, r->path) && strcmp(moved, r->path) != 0)
+		if (idx == NONE && !nfound && !seen(co, r->path) && strcmp(moved, r->path) != 0)
 			rc = obj_preexisting(co, r->path, moved, &idx);
 		free(moved);
 		if (rc < 0)
 			return rc;
 		if (idx == NONE)
 			return 0;
+	} else if (idx == NONE) {
+		/* A name the range never gave: one more name of the file. */
+		if ((rc = obj_preexisting(co, r->path, r->path, &idx)) < 0)
+			return rc;
 	}
-	if (idx == NONE && (rc = obj_preexisting(co, r->path, r->path, &idx)) < 0)
-		return rc;
-	if ((rc = obj_touch(co, idx, jsn, r, !(rs & HSMJ_REASON_DELETE))) < 0)
-		return rc;
-	if (rs & HSMJ_REASON_DELETE) {
-		char *dir = strdup(co->objs[idx].path);
+	if (same_fh(&co->objs[idx].fh, &r->fh))
+		return 0; /* touched above */
+	if (nfound && co->objs[idx].fh.len)
+		return 0; /* another file is at that name now */
+	return obj_touch(co, idx, jsn, r, true);
+}
 
-		if (!dir)
-			return -ENOMEM;
-		obj_gone(co, idx);
-		gone_below(co, dir); /* rmdir: nothing can be below it */
-		free(dir);
-	}
-	return 0;
+int coalesce_add(struct coalesce *co, uint64_t jsn, const struct hsmj_record *r)
+{
+	if (r->kind != HSMJ_KIND_CHANGE || !r->path)
+		return 0;
+	if (r->reasons & RENAMES)
+		return add_rename(co, jsn, r);
+	co->last.valid = false;
+	if (r->reasons & HSMJ_REASON_CREATE)
+		return add_create(co, jsn, r);
+	if (r->reasons & HSMJ_REASON_DELETE)
+		return add_delete(co, jsn, r);
+	return add_change(co, jsn, r);
 }
 
 /* ---- the result ---- */

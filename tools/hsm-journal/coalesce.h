@@ -6,16 +6,20 @@
  * as a sync tool needs them. Pure (no journal, no I/O), so it is tested over
  * synthetic record lists.
  *
- * The model: every file object seen gets its path at the start of the range
- * (its origin; none if it was created in the range) and its path at the end
- * (none if it is gone). Objects are matched by file handle where records
- * carry one, else by path; a rename moves an object and everything under its
- * old path. The result:
- *   - each live object at its final path, with the union of its reasons
+ * The model: every name seen gets its path at the start of the range (its
+ * origin; none if it was made in the range) and its path at the end (none if
+ * it is gone). Names are followed as names, not as files: a rename moves one
+ * name and everything under its old path, a delete removes one name, so the
+ * names of a hard-linked file keep separate histories. The file handle joins
+ * them: a data or attribute record reaches every live name of its file (and
+ * the name it gives), and a record whose path the range already emptied
+ * follows the renames (or the file's handle, when it has one live name).
+ * The result:
+ *   - each live name at its final path, with the union of its reasons
  *     (path2 = its origin when it was renamed, reason rename-to);
  *   - each origin path nothing occupies at the end as a deletion (reason
- *     delete; rename-from and path2 = the new name when the object moved);
- *   - created-then-deleted objects not at all;
+ *     delete; rename-from and path2 = the new name when the name moved);
+ *   - created-then-deleted names not at all;
  *   - a path deleted and created again as a change of that path.
  * A rename onto a path that the range never mentioned may have replaced a
  * file there, which the journal does not record: if nothing occupies that
