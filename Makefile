@@ -128,6 +128,14 @@ check: deps
 bench: all
 	tests/bench.sh $(BUILD)
 
+# Long crash-oracle runs (make check runs a few iterations):
+#   make check-crash N=200 FS=ext4,xfs,btrfs MODES=kill,power
+N ?= 20
+FS ?= ext4,xfs,btrfs
+MODES ?= kill,power
+check-crash: all
+	tests/crash/oracle.sh --iterations $(N) --fs $(FS) --modes $(MODES) --build $(BUILD)
+
 # The README's main job: loop images, tracker, backups from the feed, a crash.
 demo: deps
 	$(MAKE) all
