@@ -438,6 +438,88 @@ static void test_link_data_reaches_every_name(void **state)
 	assert_int_equal(e[2].jsn, 4);
 }
 
+/* ---- names below a directory made in the range ---- */
+
+static void test_fresh_dir_gone(void **state)
+{
+	struct run *t = *state;
+
+	/* mkdir n; mv a n/a; mv n/a b; rmdir n: n/a was never there before
+	 * the range (n was not) and is not now: no deletion to list (its
+	 * parent is missing on both sides) */
+	rec(t, CREATE, "/m/n", NULL, 3, HSMJ_FLAG_DIR);
+	ren(t, "/m/a", "/m/n/a", 5, 0);
+	ren(t, "/m/n/a", "/m/b", 5, 0);
+	rec(t, DELETE, "/m/n", NULL, 3, HSMJ_FLAG_DIR);
+	expect(t, "C /m/b [rename-to] <- /m/a\nD /m/a [delete,rename-from] -> /m/b\n");
+}
+
+static void test_fresh_dir_merged_event(void **state)
+{
+	struct run *t = *state;
+
+	/* the kernel merged mkdir n and rmdir n into one event, ahead of the
+	 * events inside n; a nested directory made inside n is new as well */
+	rec(t, CREATE | DELETE, "/m/n", NULL, 3, HSMJ_FLAG_DIR);
+	ren(t, "/m/a", "/m/n/a", 5, 0);
+	rec(t, CREATE, "/m/n/o", NULL, 4, HSMJ_FLAG_DIR);
+	ren(t, "/m/n/a", "/m/n/o/a", 5, 0);
+	ren(t, "/m/n/o/a", "/m/b", 5, 0);
+	rec(t, DELETE, "/m/n/o", NULL, 4, HSMJ_FLAG_DIR);
+	expect(t, "C /m/b [rename-to] <- /m/a\nD /m/a [delete,rename-from] -> /m/b\n");
+}
+
+static void test_fresh_dir_still_there(void **state)
+{
+	struct run *t = *state;
+
+	/* n is still there: n/a is listed (harmless: its parent exists, and a
+	 * failed run may have copied it before) */
+	rec(t, CREATE, "/m/n", NULL, 3, HSMJ_FLAG_DIR);
+	ren(t, "/m/a", "/m/n/a", 5, 0);
+	ren(t, "/m/n/a", "/m/b", 5, 0);
+	expect(t, "C /m/b [rename-to] <- /m/a\n"
+		  "C /m/n [create]\n"
+		  "D /m/a [delete,rename-from] -> /m/b\n"
+		  "D /m/n/a [delete]\n");
+}
+
+static void test_fresh_only_if_nothing_was_there(void **state)
+{
+	struct run *t = *state;
+
+	/* n existed at the start (its rmdir is in the range): made again, it
+	 * may have held an a the far side still has */
+	rec(t, DELETE, "/m/n", NULL, 2, HSMJ_FLAG_DIR);
+	rec(t, CREATE, "/m/n", NULL, 3, HSMJ_FLAG_DIR);
+	ren(t, "/m/a", "/m/n/a", 5, 0);
+	ren(t, "/m/n/a", "/m/b", 5, 0);
+	rec(t, DELETE, "/m/n", NULL, 3, HSMJ_FLAG_DIR);
+	expect(t, "C /m/b [rename-to] <- /m/a\n"
+		  "D /m/a [delete,rename-from] -> /m/b\n"
+		  "D /m/n [delete]\n"
+		  "D /m/n/a [delete]\n");
+}
+
+static void test_fresh_not_below_a_moved_dir(void **state)
+{
+	struct run *t = *state;
+
+	/* mv p q, then p and p/n made again: p/n may have existed at the start
+	 * (it is q/n now), so p/n/a may be on the far side */
+	ren(t, "/m/p", "/m/q", 2, HSMJ_FLAG_DIR);
+	rec(t, CREATE, "/m/p", NULL, 3, HSMJ_FLAG_DIR);
+	rec(t, CREATE, "/m/p/n", NULL, 4, HSMJ_FLAG_DIR);
+	ren(t, "/m/a", "/m/p/n/a", 5, 0);
+	ren(t, "/m/p/n/a", "/m/b", 5, 0);
+	rec(t, DELETE, "/m/p/n", NULL, 4, HSMJ_FLAG_DIR);
+	expect(t, "C /m/b [rename-to] <- /m/a\n"
+		  "C /m/p [create]\n"
+		  "C /m/q [rename-to] <- /m/p\n"
+		  "D /m/a [delete,rename-from] -> /m/b\n"
+		  "D /m/p/n/a [delete]\n");
+}
+
 static void test_markers_ignored(void **state)
 {
 	struct run *t = *state;
@@ -623,6 +705,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_link_created_and_unlinked, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_link_rename_over_one_name, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_link_data_reaches_every_name, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fresh_dir_gone, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fresh_dir_merged_event, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fresh_dir_still_there, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fresh_only_if_nothing_was_there, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fresh_not_below_a_moved_dir, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_markers_ignored, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unresolved_rename_halves, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_jsn_order_and_times, setup, teardown),

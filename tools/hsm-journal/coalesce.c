@@ -152,6 +152,7 @@ struct coalesce {
 	struct map paths; /* path -> live name */
 	struct map fhs;   /* handle -> the newest name with it (chain via fh_next) */
 	struct map seen;  /* every path a name has had in the range */
+	struct map fresh; /* paths made in the range where nothing was at its start */
 	struct map below; /* directory -> live names below it (absent: none) */
 	struct rename_step *renames;
 	size_t nrenames, caprenames;
@@ -186,6 +187,7 @@ void coalesce_free(struct coalesce *co)
 	map_free(&co->paths);
 	map_free(&co->fhs);
 	map_free(&co->seen);
+	map_free(&co->fresh);
 	map_free(&co->below);
 	free(co);
 }
@@ -496,6 +498,52 @@ static int name_at(const struct coalesce *co, const char *path, size_t *idx, boo
 	return 0;
 }
 
+/* A path made by a create record: was nothing there when the range began?
+ * Sure only if the range touched neither it nor a directory above it
+ * before (a rename or delete would have), or the nearest touched one was
+ * itself made where nothing was. Call before placing anything at path. */
+static int note_fresh(struct coalesce *co, const char *path)
+{
+	char *p, *slash;
+	bool fresh = true;
+	int rc = 0;
+
+	if (seen(co, path))
+		return 0; /* fresh already, or something was there */
+	if (!(p = strdup(path)))
+		return -ENOMEM;
+	while ((slash = strrchr(p, '/')) && slash != p) {
+		*slash = 0;
+		if (map_get(&co->fresh, p, strlen(p)) != NONE)
+			break;
+		if (seen(co, p)) {
+			fresh = false;
+			break;
+		}
+	}
+	free(p);
+	if (fresh)
+		rc = map_put(&co->fresh, path, strlen(path), 0);
+	return rc;
+}
+
+/* Is a directory above path one made in the range where nothing was at its
+ * start, and gone again at its end? Then nothing can have been at path
+ * before the range, and nothing is now: a far side that mirrors the start
+ * cannot have it. */
+static bool below_fresh_gone(const struct coalesce *co, const char *path)
+{
+	char *p = strdup(path), *slash;
+	bool found = false;
+
+	while (p && !found && (slash = strrchr(p, '/')) && slash != p) {
+		*slash = 0;
+		found = map_get(&co->fresh, p, strlen(p)) != NONE && live_at(co, p) == NONE;
+	}
+	free(p);
+	return found;
+}
+
 static int add_rename(struct coalesce *co, uint64_t jsn, const struct hsmj_record *r)
 {
 	uint32_t half = r->reasons & RENAMES;
@@ -579,7 +627,10 @@ static int add_create(struct coalesce *co, uint64_t jsn, const struct hsmj_recor
 	if (r->reasons & HSMJ_REASON_DELETE) {
 		/* Created and deleted within one event batch (the kernel merged
 		 * the two): that name is gone, whatever other names its file
-		 * has. */
+		 * has. Only a directory is sure to have been made first (a
+		 * file's name may have been unlinked and linked again). */
+		if ((r->flags & HSMJ_FLAG_DIR) && (rc = note_fresh(co, r->path)) < 0)
+			return rc;
 		idx = live_at(co, r->path);
 		if (idx != NONE && same_fh(&co->objs[idx].fh, &r->fh))
 			obj_gone(co, idx);
@@ -588,7 +639,8 @@ static int add_create(struct coalesce *co, uint64_t jsn, const struct hsmj_recor
 	occ = live_at(co, r->path);
 	if (occ != NONE)
 		obj_gone(co, occ); /* its delete was not seen; it is not there now */
-	if ((rc = obj_new(co, NULL, &idx)) < 0 || (rc = obj_place(co, idx, r->path)) < 0)
+	if ((rc = note_fresh(co, r->path)) < 0 || (rc = obj_new(co, NULL, &idx)) < 0 ||
+	    (rc = obj_place(co, idx, r->path)) < 0)
 		return rc;
 	co->objs[idx].created = true;
 	/* A new link is a name of its own, in its file's chain like the others. */
@@ -767,9 +819,11 @@ int coalesce_finish(struct coalesce *co, const struct coalesce_entry **out, size
 
 		if (!o->origin || (!o->gone && strcmp(o->origin, o->path) == 0))
 			continue; /* created in the range, or still where it was */
+		occ = live_at(co, o->origin);
+		if (occ == NONE && below_fresh_gone(co, o->origin))
+			continue; /* never there, not there now (a placeholder) */
 		if ((rc = out_entry(co, &idx, o->origin, &k)) < 0)
 			break;
-		occ = live_at(co, o->origin);
 		if (occ != NONE) {
 			/* Something else is there now: a change of that path. */
 			out_merge(&co->out[k], o, o->reasons & ~(HSMJ_REASON_DELETE | RENAMES));

@@ -24,7 +24,11 @@
  * A rename onto a path that the range never mentioned may have replaced a
  * file there, which the journal does not record: if nothing occupies that
  * path at the end (a->b->c), it is listed as deleted, so a sync never keeps
- * a stale file. Deleting a path that did not exist is harmless.
+ * a stale file. Deleting a path that did not exist is harmless. Not below a
+ * directory the range made where nothing was (nothing of the range touched
+ * its path or a directory above it before its create) and that is gone at
+ * the end: nothing was there at the start, nothing is now, and the missing
+ * parent would only make the sync tool complain.
  *
  * Calling sequence:
  *   struct coalesce *co = coalesce_new();
