@@ -213,7 +213,7 @@ bk_peek() { # exit status of the next changes the recipe will see
 }
 bk_acked() { "$H" consumers --json | jq -r --arg c "$CONSUMER" '.[] | select(.name == $c) | .cursor'; }
 bk_scenario() {
-	local rounds=${HSMJ_BACKUP_ROUNDS:-4} ops=${HSMJ_BACKUP_OPS:-150} r rc n before
+	local rounds=${HSMJ_BACKUP_ROUNDS:-${BK_ROUNDS:-4}} ops=${HSMJ_BACKUP_OPS:-150} r rc n before
 	note "initial tree, full backup"
 	bk_workload 60 0
 	bk_sync
@@ -256,7 +256,7 @@ bk_scenario() {
 	bk_do inc
 	bk_check "full backup after expiry"
 	[ "$("$H" consumers --json | jq -r --arg c "$CONSUMER" '.[] | select(.name == $c) | .state')" = ok ] ||
-		fail "$CONSUMER not ok after the full backup"
+		fail "$CONSUMER not ok after the full backup: $("$H" consumers --json)"
 
 	if declare -F bk_break >/dev/null; then
 		note "a failed run does not ack"

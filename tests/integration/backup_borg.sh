@@ -40,6 +40,7 @@ bk_check() {
 bk_break() { mv "$BORG_REPO" "$BORG_REPO.away"; echo "not a repository" >"$BORG_REPO"; }
 bk_unbreak() { rm "$BORG_REPO"; mv "$BORG_REPO.away" "$BORG_REPO"; }
 
+BK_ROUNDS=2
 bk_scenario
 borg list --short >"$T/archives"
 note "archives: $(grep -c -- '-full$' "$T/archives") full, $(grep -c -- '-inc$' "$T/archives") incremental, $(grep -c -- '-meta$' "$T/archives") side; repository $(du -sh "$BORG_REPO" | cut -f1)"
