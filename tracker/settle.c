@@ -45,7 +45,11 @@ static int settle_try(struct tracker *t, struct cov_entry *e, struct hsmj_stat *
 	 * truncate() passes its (ignored) pre-content hook, then waits on the
 	 * lease break and lands after our stat. */
 	r = fan_ignore_remove(t->fan_fd, e->fd, NULL, t->fan_mask);
-	if (r < 0)
+	/* ENOENT: the mark is gone already. The kernel drops every mark of an
+	 * inode whose last link went away through a dentry nobody held
+	 * (fsnotify_inoderemove: "ln f g; rm f g" while our fd holds f's
+	 * dentry). Events are raised again, which is what removing wanted. */
+	if (r < 0 && r != -ENOENT)
 		return r;
 	/* 3. */
 	r = lease(e->fd, F_RDLCK);

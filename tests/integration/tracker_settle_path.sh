@@ -4,7 +4,8 @@
 # change record under its new name, also when moved to another directory; a
 # file deleted while covered gets one under its last name with reasons
 # data,delete; an intent-time name that no longer holds the file gets no
-# data record.
+# data record; a file written, hard-linked and deleted by both names before
+# it settled settles (the kernel dropped its ignore mark with the last link).
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../helpers/tracker-lib.sh"
 tr_setup
@@ -61,5 +62,13 @@ hold_stop
 tr_wait_settled
 last=$(tr_changes | awk -F'\t' -v p="$TFS/x" '$1 == p { r = $2 } END { print r }')
 [ "$last" = create ] || fail "the last record for x (now a directory) is '$last', want create: $(tr_changes)"
+# Written, hard-linked, then deleted by both names before it settled: the
+# last unlink (through a name whose dentry we do not hold) drops the inode's
+# marks with it; settle must still end it (post record, no data record).
+mkdir "$TFS/hl"
+echo x >"$TFS/hl/f"; ln "$TFS/hl/f" "$TFS/hl/g"; rm "$TFS/hl/f" "$TFS/hl/g"
+tr_wait_settled 10
+! grep 'settle: .*hl/f' "$TLOG" || fail "settle complained about the deleted hard-linked file"
+[ -z "$(data_records "$TFS/hl/f")$(data_records "$TFS/hl/g")" ] || fail "a data record for the deleted hl/f: $(tr_changes)"
 tr_stop
 echo PASS
