@@ -8,6 +8,7 @@
 #
 #   tests/crash/oracle.sh [--iterations N] [--fs ext4,xfs,btrfs]
 #                         [--modes kill,power] [--build DIR] [--seed S]
+#                         [--keep-going]   (go on after a miss; exit 1 at the end)
 #
 # Crash modes, drawn per iteration from --modes:
 #   kill   SIGKILL the tracker (the pid started; with a supervisor, in some
@@ -30,6 +31,7 @@ ITER=10
 FSLIST=ext4
 MODES=kill,power
 SEED=${HSMJ_SEED:-}
+KEEP_GOING=0 MISSED=()
 while [ $# -gt 0 ]; do
 	case $1 in
 	--iterations) ITER=$2; shift 2 ;;
@@ -37,6 +39,7 @@ while [ $# -gt 0 ]; do
 	--modes) MODES=$2; shift 2 ;;
 	--build) BUILD=$(cd "$2" && pwd); shift 2 ;;
 	--seed) SEED=$2; shift 2 ;;
+	--keep-going) KEEP_GOING=1; shift ;;
 	-h | --help) sed -n '2,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) echo "oracle.sh: unknown argument '$1'" >&2; exit 2 ;;
 	esac
@@ -190,7 +193,11 @@ run_fs() {
 	umount_both
 	detach "$TFS_DEV"
 	detach "$JFS_DEV"
-	if [ "${HSMJ_KEEP:-0}" = 2 ]; then note "kept: $W"; else rm -rf "$W"; fi
+	if [ "${HSMJ_KEEP:-0}" = 2 ] || { [ "${HSMJ_KEEP:-0}" = 1 ] && [ ${#MISSED[@]} -gt 0 ]; }; then
+		note "kept: $W (it*/: logs, manifests, feeds of each iteration)"
+	else
+		rm -rf "$W"
+	fi
 	W=
 }
 
@@ -329,8 +336,8 @@ iteration() {
 	N_SUSPECT[$key]=$((${N_SUSPECT[$key]:-0} + $(jq .suspects <<<"$s")))
 	if [ "$rc" != 0 ]; then
 		[ "$rc" = 1 ] || { cat "$D/check.out" >&2; die "oracle.py check exited $rc"; }
-		summary
-		die "misses in iteration $i on $fs (mode $mode/$variant): seed $SEED (HSMJ_SEED=$SEED $0 --fs $fs --iterations $i --modes $MODES)"
+		missed "misses in iteration $i on $fs (mode $mode/$variant)" "$fs" "$i"
+		return
 	fi
 
 	# The walk: --rescan auto closes the markers; a closed marker covers
@@ -351,9 +358,21 @@ iteration() {
 	N_WALKMISS[$key]=$((${N_WALKMISS[$key]:-0} + $(jq .misses <<<"$s")))
 	if [ "$rc" != 0 ]; then
 		[ "$rc" = 1 ] || { cat "$D/check-walk.out" >&2; die "oracle.py check exited $rc"; }
-		summary
-		die "misses after the walk in iteration $i on $fs (mode $mode/$variant): seed $SEED (HSMJ_SEED=$SEED $0 --fs $fs --iterations $i --modes $MODES)"
+		missed "misses after the walk in iteration $i on $fs (mode $mode/$variant)" "$fs" "$i"
 	fi
+}
+
+# missed WHAT FS ITERATION: stop with the seed, or with --keep-going note it
+# (the tree goes on from the crashed state) and fail at the end.
+missed() {
+	local msg="$1: seed $SEED (HSMJ_SEED=$SEED $0 --fs $2 --iterations $3 --modes $MODES)"
+	if [ "$KEEP_GOING" = 1 ]; then
+		echo "MISS: $msg (details: $D/check*.out)"
+		MISSED+=("$msg")
+		return
+	fi
+	summary
+	die "$msg"
 }
 
 summary() {
@@ -372,4 +391,9 @@ for fs in "${FSES[@]}"; do
 	run_fs "$fs"
 done
 summary
+if [ ${#MISSED[@]} -gt 0 ]; then
+	printf 'FAIL: %s\n' "${MISSED[@]}" >&2
+	FAILED=1
+	exit 1
+fi
 echo PASS
