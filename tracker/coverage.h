@@ -24,6 +24,7 @@ struct cov_entry {
 	uint64_t dev, ino;         /* key */
 	int fd;                    /* the event fd (O_RDONLY), owned by the tracker */
 	uint64_t intent_jsn;
+	int64_t intent_ns;         /* the intent's time (wall clock) */
 	char *path;                /* owned by the tracker (malloc) */
 	struct hsmj_fhandle fh;
 	struct hsmj_stat pre;      /* at intent time */

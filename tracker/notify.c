@@ -82,6 +82,7 @@
 #include "notify.h"
 #include "dirnames.h"
 #include "fid_events.h"
+#include "linkname.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -456,6 +457,23 @@ static int handle_to_path(const struct notify_mount *m, const struct dirnames_fh
 	r = fd_path(fd, &path);
 	if (r < 0)
 		goto out;
+	/* The kernel may hand back an unlinked alias of a file that still
+	 * has another name (the only one in the dentry cache): its text is
+	 * "PATH (deleted)", which names nothing (or another file). Look for
+	 * the live name; -ENOENT (the caller marks the mount unresolved)
+	 * when there is none to be found: never a wrong path. */
+	if (!dir && strstr(path, " (deleted)")) {
+		char *live = NULL;
+
+		r = linkname_resolve(path, &st, NULL, &live);
+		free(path);
+		path = live;
+		if (r != 0) {
+			free(path);
+			r = r == LINKNAME_GONE ? -ESTALE : r;
+			goto out;
+		}
+	}
 	if (!path_under(m, path)) {
 		free(path);
 		r = -EXDEV;

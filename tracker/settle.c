@@ -6,9 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fan.h"
+#include "linkname.h"
 #include "log.h"
 #include "tracker.h"
 
@@ -19,6 +21,7 @@ struct settle_item {
 	enum settle_outcome what;
 	struct hsmj_stat now;
 	int deleted;          /* no name left: no change record (see add_records) */
+	int unresolved;       /* a name left, but not found: a marker, no change record */
 };
 
 static int lease(int fd, int type)
@@ -93,33 +96,62 @@ static void fill_common(struct tracker *t, struct hsmj_record *r, const struct c
 
 /* The file's name now: a file renamed while covered must be reported under
  * its new name, not the one it had at intent time. A file with no name left
- * (link count 0; the link reads "PATH (deleted)") keeps its last name for
- * the post record, and *deleted is set. The stored path is kept when the
- * link cannot be read. */
-static void refresh_path(struct cov_entry *e, const struct hsmj_stat *now, int *deleted)
+ * (link count 0) keeps its last name for the post record, and *deleted is
+ * set. A file that still has a name, but whose fd names an unlinked alias
+ * ("PATH (deleted)": it was opened through a hard link that is gone now),
+ * is named by its other link (linkname.h); when that cannot be found,
+ * *unresolved is set: no record may name it, a rescan marker says it
+ * instead. The stored path is kept when the link cannot be read. */
+static void refresh_path(struct cov_entry *e, int *deleted, int *unresolved)
 {
-	static const char suffix[] = " (deleted)";
-	const size_t slen = sizeof suffix - 1;
-	char link[64], buf[HSMJ_PATH_MAX];
-	ssize_t n;
-	char *p;
+	struct stat st;
+	char *p = NULL;
+	int r;
 
-	*deleted = (now->valid & HSMJ_STAT_NLINK) && now->nlink == 0;
-	snprintf(link, sizeof link, "/proc/self/fd/%d", e->fd);
-	n = readlink(link, buf, sizeof buf - 1);
-	if (n <= 0 || buf[0] != '/')
+	*deleted = *unresolved = 0;
+	if (fstat(e->fd, &st) < 0)
 		return;
-	buf[n] = '\0';
-	if (*deleted && (size_t)n > slen && strcmp(buf + n - slen, suffix) == 0)
-		buf[n - slen] = '\0';
-	if (strcmp(buf, e->path) == 0)
+	*deleted = st.st_nlink == 0;
+	r = linkname_of_fd(e->fd, &st, e->path, &p);
+	if (r == -ENOENT) {
+		*unresolved = 1;
+		log_warn("settle: %s: its other name cannot be found (link count %lu): "
+			 "rescan marker instead of a path", e->path, (unsigned long)st.st_nlink);
 		return;
-	p = strdup(buf);
-	if (!p)
+	}
+	if (r < 0)
 		return;
+	*deleted = r == LINKNAME_GONE || st.st_nlink == 0;
+	if (strcmp(p, e->path) == 0) {
+		free(p);
+		return;
+	}
 	log_debug("settle: %s is now %s%s", e->path, p, *deleted ? " (deleted)" : "");
 	free(e->path);
 	e->path = p;
+}
+
+/* A file that changed but cannot be named: a rescan marker (cause
+ * unresolved) for its filesystem since the intent. */
+static int add_unresolved_marker(struct tracker *t, const struct cov_entry *e)
+{
+	int f = tracker_fs_index(t, (dev_t)e->dev);
+	struct hsmj_record r;
+	int rc;
+
+	if (f < 0)
+		return 0;
+	hsmj_record_init(&r, HSMJ_KIND_RESCAN);
+	r.time_ns = r.until_ns = hsmj_now_ns();
+	r.since_ns = e->intent_ns ? e->intent_ns : r.time_ns;
+	r.epoch_jsn = t->epoch_jsn;
+	r.cause = HSMJ_CAUSE_UNRESOLVED;
+	r.fh.fsid = t->fs[f].fsid;
+	rc = hsmj_record_set_path(&r, t->fs[f].mount);
+	if (rc >= 0)
+		rc = hsmj_batch_add(t->batch, &r);
+	hsmj_record_release(&r);
+	return rc < 0 ? rc : 0;
 }
 
 static int add_records(struct tracker *t, struct settle_item *it)
@@ -128,7 +160,11 @@ static int add_records(struct tracker *t, struct settle_item *it)
 	struct hsmj_record r;
 	int rc = 0;
 
-	refresh_path(e, &it->now, &it->deleted);
+	refresh_path(e, &it->deleted, &it->unresolved);
+	if (it->unresolved && (it->what == SETTLE_STILL_OPEN ||
+			       hsmj_stat_changed(&e->pre, &it->now)) &&
+	    (rc = add_unresolved_marker(t, e)) < 0)
+		return rc;
 	if (it->what == SETTLE_DONE) {
 		hsmj_record_init(&r, HSMJ_KIND_POST);
 		fill_common(t, &r, e);
@@ -143,7 +179,7 @@ static int add_records(struct tracker *t, struct settle_item *it)
 		 * record was lost). A data record here would come after that
 		 * delete, and after whatever took the name since (rm x; mkdir
 		 * x), and say the wrong thing about the name. */
-		if (!it->deleted && hsmj_stat_changed(&e->pre, &it->now)) {
+		if (!it->deleted && !it->unresolved && hsmj_stat_changed(&e->pre, &it->now)) {
 			hsmj_record_init(&r, HSMJ_KIND_CHANGE);
 			fill_common(t, &r, e);
 			r.reasons = HSMJ_REASON_DATA;
@@ -157,8 +193,8 @@ static int add_records(struct tracker *t, struct settle_item *it)
 		rc = hsmj_batch_resolve_intent(t->batch, e->intent_jsn);
 		return rc < 0 ? rc : 0;
 	}
-	if (it->deleted)
-		return 0; /* still written, but nameless: nothing to report */
+	if (it->deleted || it->unresolved)
+		return 0; /* still written, but nameless (or unnamed: the marker) */
 	hsmj_record_init(&r, HSMJ_KIND_CHANGE);
 	fill_common(t, &r, e);
 	r.reasons = HSMJ_REASON_DATA | HSMJ_REASON_STILL_OPEN;
@@ -207,13 +243,14 @@ static int settle_commit(struct tracker *t, struct settle_item *items, size_t n)
 
 		if (items[i].what == SETTLE_STILL_OPEN) {
 			e->last_reported = items[i].now;
-			if (!items[i].deleted) {
+			if (!items[i].deleted && !items[i].unresolved) {
 				t->n.changes++;
 				t->n.still_open++;
 			}
 			continue;
 		}
-		if (!items[i].deleted && hsmj_stat_changed(&e->pre, &items[i].now))
+		if (!items[i].deleted && !items[i].unresolved &&
+		    hsmj_stat_changed(&e->pre, &items[i].now))
 			t->n.changes++;
 		log_debug("settled %s (intent %llu)", e->path, (unsigned long long)e->intent_jsn);
 		close(e->fd);

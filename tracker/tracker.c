@@ -48,6 +48,7 @@
 #include <unistd.h>
 
 #include "fan.h"
+#include "linkname.h"
 #include "log.h"
 #include "notify.h"
 #include "procscan.h"
@@ -169,6 +170,16 @@ int tracker_fill_intent(struct tracker *t, int fd, const char *proc_path,
 		snprintf(path, sizeof path, "%s/?ino=%" PRIu64, t->fs[fs_index].mount, pre->ino);
 	else
 		path[n] = '\0';
+	/* "PATH (deleted)" of a file that still has a name (opened through a
+	 * hard link that is gone): its other name, when it can be found. */
+	if (n > 0 && fd >= 0 && strstr(path, " (deleted)")) {
+		struct stat st;
+		char *live = NULL;
+
+		if (fstat(fd, &st) == 0 && linkname_resolve(path, &st, NULL, &live) == 0)
+			snprintf(path, sizeof path, "%s", live);
+		free(live);
+	}
 	rc = hsmj_record_set_path(r, path);
 	if (rc < 0)
 		return rc;
@@ -213,6 +224,7 @@ int tracker_cover(struct tracker *t, int fd, const struct hsmj_record *intent,
 	}
 	e->fd = fd;
 	e->intent_jsn = intent_jsn;
+	e->intent_ns = intent->time_ns;
 	e->path = path;
 	e->fh = intent->fh;
 	e->pre = intent->pre;

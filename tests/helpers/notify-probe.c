@@ -28,6 +28,7 @@
  */
 #include "../../tracker/fid_events.c"
 #include "../../tracker/dirnames.c"
+#include "../../tracker/linkname.c"
 #include "../../tracker/notify.c"
 
 #include <getopt.h>

@@ -5,7 +5,10 @@
 # file deleted while covered gets one under its last name with reasons
 # data,delete; an intent-time name that no longer holds the file gets no
 # data record; a file written, hard-linked and deleted by both names before
-# it settled settles (the kernel dropped its ignore mark with the last link).
+# it settled settles (the kernel dropped its ignore mark with the last link);
+# no record names "PATH (deleted)" (an fd's unlinked alias of a file that
+# still has another name): the data and attrib records name the other name,
+# or, when it cannot be found, an unresolved rescan marker stands instead.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../helpers/tracker-lib.sh"
 tr_setup
@@ -70,5 +73,43 @@ echo x >"$TFS/hl/f"; ln "$TFS/hl/f" "$TFS/hl/g"; rm "$TFS/hl/f" "$TFS/hl/g"
 tr_wait_settled 10
 ! grep 'settle: .*hl/f' "$TLOG" || fail "settle complained about the deleted hard-linked file"
 [ -z "$(data_records "$TFS/hl/f")$(data_records "$TFS/hl/g")" ] || fail "a data record for the deleted hl/f: $(tr_changes)"
+# A file with two names written through an fd opened as one of them, after
+# that name was replaced by a rename: the fd's link text is "f (deleted)".
+# The data record must name the other name (g), never "... (deleted)"; the
+# link-count ATTRIB record of the rename too, also with g's dentry out of
+# the cache (cold lookup: the kernel may hand back only the unlinked alias).
+mkdir "$TFS/dl"
+echo one >"$TFS/dl/f"; ln "$TFS/dl/f" "$TFS/dl/g"; echo other >"$TFS/dl/other"
+tr_wait_settled 10
+exec 3>>"$TFS/dl/f"
+echo two >&3
+sync; echo 2 >/proc/sys/vm/drop_caches
+mv "$TFS/dl/other" "$TFS/dl/f"
+echo three >&3
+exec 3>&-
+tr_wait_settled 10
+! tr_changes | grep -F ' (deleted)' || fail "a record names a ' (deleted)' path: $(tr_changes)"
+[ "$(data_records "$TFS/dl/g")" = data ] || fail "want a data record for g: $(tr_changes)"
+tr_changes | awk -F'\t' -v p="$TFS/dl/g" '$1 == p && $2 == "attrib"' | grep -q . ||
+	fail "no attrib record for g (its link count changed): $(tr_changes)"
+# The other name is in another directory: it cannot be found from what the
+# tracker knows, so the change goes under a rescan marker (cause
+# unresolved) instead of a wrong path.
+mkdir "$TFS/u1" "$TFS/u2"
+echo one >"$TFS/u1/f"; ln "$TFS/u1/f" "$TFS/u2/g"; echo other >"$TFS/u1/other"
+tr_wait_settled 10
+mark=$(tr_feed feed | tail -n 1 | cut -f1)
+since_mark() { tr_feed feed | awk -F'\t' -v m="$mark" '$1 > m && $2 == "change" { print $7 "\t" $3 }'; }
+exec 3>>"$TFS/u1/f"
+mv "$TFS/u1/other" "$TFS/u1/f"
+echo two >&3
+exec 3>&-
+tr_wait_settled 10
+! tr_changes | grep -F ' (deleted)' || fail "a record names a ' (deleted)' path: $(tr_changes)"
+since_mark >&2
+! since_mark | grep -q "^$TFS/u1/f	data" || fail "a data record names u1/f, which is another file now: $(since_mark)"
+since_mark | grep -q "^$TFS/u2/g	data" ||
+	tr_feed markers | awk -F'\t' -v p="$TFS" '$5 == "unresolved" && $7 == p' | grep -q . ||
+	fail "u2/g changed: neither a data record for it nor an unresolved rescan marker: $(tr_feed markers)"
 tr_stop
 echo PASS

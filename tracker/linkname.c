@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: MIT */
+#include "linkname.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "record.h"
+
+static const char deleted_suffix[] = " (deleted)";
+#define DELETED_SUFFIX_LEN (sizeof deleted_suffix - 1)
+
+static int same_file(int dirfd, const char *name, const struct stat *st)
+{
+	struct stat s;
+
+	return fstatat(dirfd, name, &s, AT_SYMLINK_NOFOLLOW) == 0 && s.st_dev == st->st_dev &&
+	       s.st_ino == st->st_ino;
+}
+
+/* A name of the file (st) in directory dir, or -ENOENT. */
+static int find_in_dir(const char *dir, const struct stat *st, char **out)
+{
+	struct dirent *d;
+	struct stat ds;
+	DIR *dp;
+	int dfd, r = -ENOENT;
+
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -ENOENT;
+	if (fstat(dfd, &ds) < 0 || ds.st_dev != st->st_dev) {
+		close(dfd);
+		return -ENOENT;
+	}
+	dp = fdopendir(dfd);
+	if (!dp) {
+		close(dfd);
+		return -ENOENT;
+	}
+	while ((d = readdir(dp)) != NULL) {
+		if (d->d_ino != st->st_ino || !same_file(dfd, d->d_name, st))
+			continue;
+		size_t dl = strlen(dir), nl = strlen(d->d_name);
+		int slash = dl > 0 && dir[dl - 1] == '/';
+		char *p = malloc(dl + nl + 2);
+
+		if (!p) {
+			r = -ENOMEM;
+			break;
+		}
+		snprintf(p, dl + nl + 2, "%s%s%s", dir, slash ? "" : "/", d->d_name);
+		*out = p;
+		r = 0;
+		break;
+	}
+	closedir(dp);
+	return r;
+}
+
+/* The directory part of an absolute path (malloc'd), or NULL. */
+static char *dir_of(const char *path)
+{
+	const char *s = strrchr(path, '/');
+
+	if (!s || path[0] != '/')
+		return NULL;
+	if (s == path)
+		return strdup("/");
+	return strndup(path, (size_t)(s - path));
+}
+
+static int search(const char *a, const char *b, const struct stat *st, char **out)
+{
+	char *da = a ? dir_of(a) : NULL, *db = b ? dir_of(b) : NULL;
+	int r = -ENOENT;
+
+	if (da)
+		r = find_in_dir(da, st, out);
+	if (r == -ENOENT && db && (!da || strcmp(da, db) != 0))
+		r = find_in_dir(db, st, out);
+	free(da);
+	free(db);
+	return r;
+}
+
+int linkname_resolve(const char *text, const struct stat *st, const char *hint, char **out)
+{
+	size_t n = strlen(text);
+	char *stripped;
+	int r;
+
+	*out = NULL;
+	if (n <= DELETED_SUFFIX_LEN || strcmp(text + n - DELETED_SUFFIX_LEN, deleted_suffix) != 0 ||
+	    same_file(AT_FDCWD, text, st)) {
+		/* a live name (also one that really ends in " (deleted)") */
+		*out = strdup(text);
+		return *out ? 0 : -ENOMEM;
+	}
+	stripped = strndup(text, n - DELETED_SUFFIX_LEN);
+	if (!stripped)
+		return -ENOMEM;
+	if (st->st_nlink == 0) {
+		*out = stripped;
+		return LINKNAME_GONE;
+	}
+	/* The hint may be a live name itself (the name at intent time, when
+	 * the fd came through another link). */
+	if (hint && hint[0] == '/' && strcmp(hint, stripped) != 0 && same_file(AT_FDCWD, hint, st)) {
+		free(stripped);
+		*out = strdup(hint);
+		return *out ? 0 : -ENOMEM;
+	}
+	r = search(stripped, hint, st, out);
+	free(stripped);
+	return r;
+}
+
+int linkname_of_fd(int fd, const struct stat *st, const char *hint, char **out)
+{
+	char link[64], *buf;
+	ssize_t n;
+	int r;
+
+	*out = NULL;
+	snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+	buf = malloc(HSMJ_PATH_MAX);
+	if (!buf)
+		return -ENOMEM;
+	n = readlink(link, buf, HSMJ_PATH_MAX - 1);
+	if (n <= 0) {
+		r = n < 0 ? -errno : -ENOENT;
+		free(buf);
+		return r;
+	}
+	buf[n] = '\0';
+	r = linkname_resolve(buf, st, hint, out);
+	free(buf);
+	return r;
+}

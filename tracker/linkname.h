@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef HSMT_LINKNAME_H
+#define HSMT_LINKNAME_H
+/*
+ * The current name of an open file, never "PATH (deleted)".
+ *
+ * readlink(/proc/self/fd/N) names the dentry the fd was opened through. When
+ * that name was unlinked (or renamed over) but the file still has another
+ * name (a hard link), the text is "PATH (deleted)": a path that names
+ * nothing, or another file. A path-based consumer told to copy it copies the
+ * wrong thing and never hears of the real name: silent loss. So such a
+ * result is never used as is: the file's other name is looked for in the
+ * directories we know it had a name in (the unlinked name's directory, and
+ * a hint such as the name at intent time) by inode number (readdir d_ino,
+ * then fstatat to confirm st_dev and st_ino). Directory opens raise no
+ * pre-content event (its marks have no FAN_ONDIR) and no notification
+ * event (no FAN_OPEN in that mask), so this never waits on the tracker.
+ *
+ * Calling sequence:
+ *   r = linkname_of_fd(fd, &st, intent_path, &path);
+ *   0: path is the file's name now (malloc'd; the caller frees)
+ *   LINKNAME_GONE: st_nlink is 0; path = the last name, suffix stripped
+ *   -ENOENT: it has a name, but none we could find: the caller must not
+ *            name it (it writes a rescan marker, cause unresolved, instead)
+ *   other -errno: readlink failed or out of memory.
+ */
+#include <sys/stat.h>
+
+#define LINKNAME_GONE 1
+
+/* fd: any fd of the file (O_PATH is fine); st: its fstat; hint: another
+ * name the file had (or NULL). */
+int linkname_of_fd(int fd, const struct stat *st, const char *hint, char **out);
+/* The same for a path that readlink already returned (proc_text): used
+ * when the caller holds the text and the stat. */
+int linkname_resolve(const char *proc_text, const struct stat *st, const char *hint,
+		     char **out);
+
+#endif
