@@ -212,8 +212,9 @@ bk_peek() { # exit status of the next changes the recipe will see
 	echo $?
 }
 bk_acked() { "$H" consumers --json | jq -r --arg c "$CONSUMER" '.[] | select(.name == $c) | .cursor'; }
+BK_MARKER_ROUNDS=0
 bk_scenario() {
-	local rounds=${HSMJ_BACKUP_ROUNDS:-${BK_ROUNDS:-4}} ops=${HSMJ_BACKUP_OPS:-150} r rc n before
+	local how rounds=${HSMJ_BACKUP_ROUNDS:-${BK_ROUNDS:-4}} ops=${HSMJ_BACKUP_OPS:-150} r rc n before
 	note "initial tree, full backup"
 	bk_workload 60 0
 	bk_sync
@@ -224,11 +225,19 @@ bk_scenario() {
 		bk_workload "$ops" "$r"
 		bk_sync
 		rc=$(bk_peek)
-		[ "$rc" = 0 ] || { cat "$T/peek.err" >&2; fail "round $r: changes exited $rc without downtime"; }
+		# 4 without downtime: the tracker could not name some change and
+		# said so with a marker (the promised fallback); the recipe rescans,
+		# which also hides what the list lacked: counted and reported
+		case $rc in
+		0) how= ;;
+		4) how=", exit 4: $(sed -n 's/^rescan needed: //p' "$T/peek.err" | sort -u | tr '\n' ' ')"
+		   BK_MARKER_ROUNDS=$((BK_MARKER_ROUNDS + 1)); bk_keep_logs ;;
+		*) cat "$T/peek.err" >&2; fail "round $r: changes exited $rc" ;;
+		esac
 		n=$("$H" changes --consumer "$CONSUMER" --coalesce --under "$S" --format paths0 2>/dev/null | tr -cd '\0' | wc -c)
 		bk_do inc
-		bk_check "round $r ($n net entries)"
-		note "round $r: $(grep -c . "$T/workload.$r.log") operations, $n net entries, backup equal"
+		bk_check "round $r ($n net entries$how)"
+		note "round $r: $(grep -c . "$T/workload.$r.log") operations, $n net entries$how, backup equal"
 	done
 
 	note "a round while the tracker is down: exit 4 (downtime marker), rescan"
@@ -271,4 +280,5 @@ bk_scenario() {
 		bk_check "after a failed run"
 	fi
 	bk_stop
+	[ "$BK_MARKER_ROUNDS" = 0 ] || note "$BK_MARKER_ROUNDS of $rounds rounds had a rescan marker without downtime (the backup was checked after the rescan)"
 }
