@@ -31,6 +31,12 @@ struct cov_entry {
 	struct hsmj_stat last_seen;     /* at the previous settle check */
 	struct hsmj_stat last_reported; /* at the last change record (or pre) */
 	int64_t next_check_ns;     /* CLOCK_MONOTONIC: next settle check */
+	/* A guard (settle.h): settled, intent resolved, no ignore mark, but
+	 * the read lease taken at settle is still held on fd, so that a
+	 * truncate() whose hook passed before the settle must come to us
+	 * (lease break) before it lands. */
+	int guard;
+	int64_t break_ns;          /* wall clock: the guard's break was first seen */
 	/* private to coverage.c */
 	struct cov_entry *hnext;
 	struct cov_entry *prev, *next;

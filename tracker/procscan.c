@@ -76,7 +76,9 @@ static int already_found(const struct scan *sc, dev_t dev, uint64_t ino)
 	for (size_t i = 0; i < sc->n; i++)
 		if (sc->v[i].dev == dev && sc->v[i].rec.pre.ino == ino)
 			return 1;
-	return coverage_find(sc->t->cov, (uint64_t)dev, ino) != NULL;
+	const struct cov_entry *e = coverage_find(sc->t->cov, (uint64_t)dev, ino);
+
+	return e && !e->guard; /* a guard is no coverage */
 }
 
 /* link: /proc/PID/fd/N or /proc/PID/map_files/A-B. O_PATH opens raise no

@@ -82,7 +82,8 @@ static int settle_try(struct tracker *t, struct cov_entry *e, struct hsmj_stat *
 		lease(e->fd, F_UNLCK);
 		return r == -EAGAIN ? 0 : r;
 	}
-	lease(e->fd, F_UNLCK);
+	/* 5. the lease stays held: settle_commit() lets go of it, or keeps it
+	 * as the file's guard. */
 	return 1;
 }
 
@@ -210,7 +211,7 @@ out:
 
 /* Commit what the items say; on success drop the settled entries, on
  * failure give them their coverage back (their intents stay in flight). */
-static int settle_commit(struct tracker *t, struct settle_item *items, size_t n)
+static int settle_commit(struct tracker *t, struct settle_item *items, size_t n, int guards)
 {
 	size_t settled = 0;
 	int r = 0;
@@ -235,6 +236,7 @@ static int settle_commit(struct tracker *t, struct settle_item *items, size_t n)
 			if (r2 < 0)
 				log_err("settle: cannot restore coverage of %s: %s",
 					items[i].e->path, strerror(-r2));
+			lease(items[i].e->fd, F_UNLCK);
 		}
 		return r;
 	}
@@ -253,10 +255,18 @@ static int settle_commit(struct tracker *t, struct settle_item *items, size_t n)
 		    hsmj_stat_changed(&e->pre, &items[i].now))
 			t->n.changes++;
 		log_debug("settled %s (intent %llu)", e->path, (unsigned long long)e->intent_jsn);
+		settled++;
+		if (guards && !items[i].deleted && !t->stopping) {
+			/* Keep the lease: the file becomes a guard. */
+			e->guard = 1;
+			e->break_ns = 0;
+			t->nguards++;
+			continue;
+		}
+		lease(e->fd, F_UNLCK);
 		close(e->fd);
 		free(e->path);
 		coverage_remove(t->cov, e);
-		settled++;
 	}
 	t->n.settled += settled;
 	return (int)settled;
@@ -279,7 +289,7 @@ int settle_run(struct tracker *t, int force)
 		struct hsmj_stat cur;
 		int quiet;
 
-		if (!force && e->next_check_ns > now)
+		if (e->guard || (!force && e->next_check_ns > now))
 			continue;
 		e->next_check_ns = now + t->opts.settle_delay_ns;
 		if (tracker_stat_fd(e->fd, &cur, NULL) < 0)
@@ -316,7 +326,7 @@ int settle_run(struct tracker *t, int force)
 			}
 		}
 	}
-	r = settle_commit(t, items, n);
+	r = settle_commit(t, items, n, 1);
 	free(items);
 	return r;
 }
@@ -330,6 +340,25 @@ size_t settle_make_room(struct tracker *t, size_t want)
 
 	if (want == 0)
 		return 0;
+	/* Guards first (oldest first): they cost no commit. Dropping one
+	 * reopens, for that file, the window a guard closes (a path truncate
+	 * held between its hook and get_write_access() since before the
+	 * settle); the table holds them as long as it has room. */
+	for (e = coverage_oldest(t->cov); e && n < want && t->nguards > 0;) {
+		struct cov_entry *next = coverage_next(e);
+
+		if (e->guard) {
+			settle_guard_drop(t, e);
+			n++;
+		}
+		e = next;
+	}
+	if (n >= want)
+		return n;
+	want -= n;
+	cap = want;
+	size_t dropped = n;
+	n = 0;
 	items = calloc(cap, sizeof *items);
 	if (!items)
 		return 0;
@@ -338,12 +367,162 @@ size_t settle_make_room(struct tracker *t, size_t want)
 	size_t looked = 0;
 	for (e = coverage_oldest(t->cov); e && n < want && looked < 4 * want + 256;
 	     e = coverage_next(e), looked++) {
-		if (settle_try(t, e, &items[n].now) == 1) {
+		if (!e->guard && settle_try(t, e, &items[n].now) == 1) {
 			items[n].e = e;
 			items[n++].what = SETTLE_DONE;
 		}
 	}
-	r = settle_commit(t, items, n);
+	/* No guards here: room was asked for (see TRACKER.md, the window
+	 * that remains). */
+	r = settle_commit(t, items, n, 0);
 	free(items);
-	return r > 0 ? (size_t)r : 0;
+	return dropped + (r > 0 ? (size_t)r : 0);
+}
+
+/* ---- guards ---- */
+
+void settle_guard_drop(struct tracker *t, struct cov_entry *e)
+{
+	lease(e->fd, F_UNLCK);
+	close(e->fd);
+	free(e->path);
+	coverage_remove(t->cov, e);
+	t->nguards--;
+}
+
+void settle_guards_drop_all(struct tracker *t)
+{
+	struct cov_entry *e, *next;
+
+	for (e = coverage_oldest(t->cov); e && t->nguards > 0; e = next) {
+		next = coverage_next(e);
+		if (e->guard)
+			settle_guard_drop(t, e);
+	}
+}
+
+/* /proc/sys/fs/lease-break-time: how long the kernel lets a breaker wait
+ * for us before it removes the lease itself. */
+static int64_t lease_break_ns(void)
+{
+	static int64_t cached;
+	FILE *f;
+	long s = 45;
+
+	if (cached)
+		return cached;
+	f = fopen("/proc/sys/fs/lease-break-time", "re");
+	if (f) {
+		if (fscanf(f, "%ld", &s) != 1 || s < 1)
+			s = 45;
+		fclose(f);
+	}
+	cached = (int64_t)s * 1000000000LL;
+	return cached;
+}
+
+/* A modifier broke the guard of e (a path truncate whose hook passed
+ * before the settle, or any open for write that did not come through our
+ * events): record a new intent for the file and cover it again, then let
+ * go of the lease, so the modification lands under an intent in flight.
+ * 1: done; 0: the commit failed, the breaker keeps waiting (retried on
+ * the next tick); <0: given up (the breaker passes: a marker is owed). */
+static int guard_break(struct tracker *t, struct cov_entry *e)
+{
+	struct hsmj_record rec;
+	struct hsmj_stat st;
+	dev_t dev;
+	char *path;
+	int fs, idx = -1, r, tried = 0;
+
+	if (!e->break_ns)
+		e->break_ns = hsmj_now_ns();
+	r = tracker_stat_fd(e->fd, &st, &dev);
+	fs = r == 0 ? tracker_fs_index(t, dev) : -1;
+	if (fs < 0) {
+		settle_guard_drop(t, e);
+		return r < 0 ? r : -ENODEV;
+	}
+	r = tracker_fill_intent(t, e->fd, NULL, &rec, &st, fs);
+	if (r == 0) {
+		hsmj_record_add_range(&rec, 0, 0);
+		idx = r = hsmj_batch_add(t->batch, &rec);
+		if (r >= 0) {
+			tried = 1;
+			r = tracker_commit(t);
+		} else {
+			tracker_batch_abort(t);
+		}
+	}
+	if (r >= 0) {
+		uint64_t jsn = hsmj_batch_jsn(t->batch, idx);
+
+		hsmj_batch_clear(t->batch);
+		path = strdup(rec.path ? rec.path : e->path);
+		r = path ? fan_ignore_add(t->fan_fd, e->fd, NULL, t->fan_mask) : -ENOMEM;
+		if (r < 0) {
+			/* The intent is durable (in flight until recovery); without
+			 * coverage later accesses raise more intents. */
+			t->n.uncovered++;
+			log_warn("guard of %s: no coverage for the new intent: %s", e->path,
+				 strerror(-r));
+			free(path);
+			hsmj_record_release(&rec);
+			t->n.intents++;
+			settle_guard_drop(t, e);
+			return 1;
+		}
+		free(e->path);
+		e->path = path;
+		e->guard = 0;
+		e->break_ns = 0;
+		t->nguards--;
+		e->intent_jsn = jsn;
+		e->intent_ns = rec.time_ns;
+		e->pre = e->last_seen = e->last_reported = st;
+		e->next_check_ns = tracker_mono_ns() + t->opts.settle_delay_ns;
+		t->n.intents++;
+		t->n.guard_breaks++;
+		hsmj_record_release(&rec);
+		lease(e->fd, F_UNLCK);
+		log_info("guard of %s broken: new intent %llu", e->path, (unsigned long long)jsn);
+		return 1;
+	}
+	if (tried)
+		hsmj_batch_clear(t->batch);
+	hsmj_record_release(&rec);
+	t->n.commit_errors++;
+	/* The breaker waits on our lease, but only for lease-break-time; then
+	 * the kernel lets it through. Fail-open lets it through at once. Give
+	 * up a little before the kernel does: a rescan marker is owed from when
+	 * the break was seen, and the log says so. */
+	if (t->opts.fail_mode == FAIL_OPEN ||
+	    hsmj_now_ns() - e->break_ns >= lease_break_ns() - 2000000000LL) {
+		log_err("guard of %s: no intent for its modifier (%s); it passes UNRECORDED "
+			"(lease-break-time), rescan marker owed", e->path, strerror(-r));
+		if (!t->lease_lost_since_ns || e->break_ns < t->lease_lost_since_ns)
+			t->lease_lost_since_ns = e->break_ns;
+		settle_guard_drop(t, e);
+		return r;
+	}
+	log_warn("guard of %s: intent commit failed (%s); the modifier waits, retrying",
+		 e->path, strerror(-r));
+	return 0;
+}
+
+int settle_guard_breaks(struct tracker *t)
+{
+	struct cov_entry *e, *next;
+	int n = 0;
+
+	for (e = coverage_oldest(t->cov); e && t->nguards > 0; e = next) {
+		next = coverage_next(e);
+		/* A pending break shows as F_UNLCK (the type the lease is being
+		 * broken to); so does a lease the kernel already removed. */
+		if (!e->guard || fcntl(e->fd, F_GETLEASE) == F_RDLCK)
+			continue;
+		if (guard_break(t, e) == 1)
+			n++;
+	}
+	return n;
 }

@@ -35,4 +35,23 @@ int settle_run(struct tracker *t, int force);
  * Returns how many were freed. */
 size_t settle_make_room(struct tracker *t, size_t want);
 
+/*
+ * Guards. A path truncate() raises its pre-content event before it takes
+ * write access (vfs_truncate), so one answered just before a settle can
+ * land after the settle's stat, unseen. So a settled file (unless deleted,
+ * at stop, or evicted for room) keeps its event fd and the read lease the
+ * settle took: such a truncate, or any open for write, must break the
+ * lease before it changes the file. A new intent for the file (its events
+ * come to us again: no ignore mark) drops the guard (tracker_cover). A
+ * break (SIGIO) that comes before one (settle_guard_breaks) records an
+ * intent and covers the file again before the lease is let go.
+ */
+struct cov_entry;
+/* Let go of a guard's lease, close its fd, remove the entry. */
+void settle_guard_drop(struct tracker *t, struct cov_entry *e);
+void settle_guards_drop_all(struct tracker *t);
+/* On SIGIO and every tick: handle the guards whose lease is being broken.
+ * Returns how many got a new intent. */
+int settle_guard_breaks(struct tracker *t);
+
 #endif

@@ -204,6 +204,11 @@ int tracker_cover(struct tracker *t, int fd, const struct hsmj_record *intent,
 	char *path;
 	int r;
 
+	/* A guard of this file has done its job: the intent is durable, so a
+	 * truncate the guard held back now lands under it. */
+	e = coverage_find(t->cov, (uint64_t)dev, intent->pre.ino);
+	if (e && e->guard)
+		settle_guard_drop(t, e);
 	if (coverage_count(t->cov) >= coverage_capacity(t->cov))
 		return -ENOSPC;
 	path = strdup(intent->path ? intent->path : "");
@@ -318,7 +323,9 @@ static void batch_take_event(struct tracker *t, struct fan_batch *fb, const stru
 	fs = tracker_fs_index(t, dev);
 	if (fs < 0)
 		return;
-	if (coverage_find(t->cov, (uint64_t)dev, st.ino))
+	struct cov_entry *ce = coverage_find(t->cov, (uint64_t)dev, st.ino);
+
+	if (ce && !ce->guard)
 		return; /* already covered: its intent is in flight */
 	i = find_batch_intent(fb, dev, st.ino);
 	if (i >= 0) {
@@ -518,11 +525,14 @@ static int handle_fan(struct tracker *t, struct fan_batch *fb)
 /* ---------------------------------------------------------------------- */
 /* Notification group */
 
+static void lease_markers_owed(struct tracker *t);
+
 static void notify_markers_owed(struct tracker *t)
 {
 	struct hsmj_record r;
 	int rc = 0;
 
+	lease_markers_owed(t);
 	if (!t->notify_lost_since_ns)
 		return;
 	for (size_t f = 0; f < t->nfs && rc >= 0; f++) {
@@ -542,6 +552,36 @@ static void notify_markers_owed(struct tracker *t)
 	if (rc >= 0) {
 		log_notice("rescan markers written for the namespace records lost earlier");
 		t->notify_lost_since_ns = 0;
+	}
+}
+
+/* A guard's breaker passed without an intent (the journal failed for
+ * longer than lease-break-time, or fail-open): a rescan marker (cause
+ * fail-open) from when the break was seen, as soon as the journal takes it. */
+static void lease_markers_owed(struct tracker *t)
+{
+	struct hsmj_record r;
+	int rc = 0;
+
+	if (!t->lease_lost_since_ns)
+		return;
+	for (size_t f = 0; f < t->nfs && rc >= 0; f++) {
+		hsmj_record_init(&r, HSMJ_KIND_RESCAN);
+		r.time_ns = r.until_ns = hsmj_now_ns();
+		r.since_ns = t->lease_lost_since_ns;
+		r.epoch_jsn = t->epoch_jsn;
+		r.cause = HSMJ_CAUSE_FAIL_OPEN;
+		r.fh.fsid = t->fs[f].fsid;
+		rc = hsmj_record_set_path(&r, t->fs[f].mount);
+		if (rc >= 0)
+			rc = hsmj_batch_add(t->batch, &r);
+		hsmj_record_release(&r);
+	}
+	rc = rc >= 0 ? tracker_commit(t) : rc;
+	hsmj_batch_clear(t->batch);
+	if (rc >= 0) {
+		log_notice("rescan markers written for the modifications a lease let through");
+		t->lease_lost_since_ns = 0;
 	}
 }
 
@@ -634,8 +674,8 @@ static void send_status(struct tracker *t)
 		 "STATUS=events %" PRIu64 ", intents %" PRIu64 ", covered %zu, in flight %zu"
 		 ", settled %" PRIu64 ", changes %" PRIu64 ", denied %" PRIu64
 		 "%s%s, uncovered %" PRIu64 ", commit errors %" PRIu64,
-		 t->n.events, t->n.intents, coverage_count(t->cov),
-		 coverage_count(t->cov) + (size_t)t->n.uncovered, t->n.settled, t->n.changes, t->n.denied,
+		 t->n.events, t->n.intents, coverage_count(t->cov) - t->nguards,
+		 coverage_count(t->cov) - t->nguards + (size_t)t->n.uncovered, t->n.settled, t->n.changes, t->n.denied,
 		 t->n.failed_open ? ", FAIL-OPEN passed " : "",
 		 t->n.failed_open ? "(see log)" : "", t->n.uncovered, t->n.commit_errors);
 	sd_notify(0, status);
@@ -682,6 +722,7 @@ static void on_timer(struct tracker *t, int timer_fd, uint64_t watchdog_usec,
 
 	if (read(timer_fd, &ticks, sizeof ticks) < 0 && errno != EAGAIN)
 		log_warn("timerfd read: %s", strerror(errno));
+	settle_guard_breaks(t); /* retries, and breaks whose signal merged */
 	settle_run(t, 0);
 	notify_markers_owed(t);
 	if (now - t->last_heartbeat_ns >= t->opts.heartbeat_ns) {
@@ -714,8 +755,9 @@ static void on_signal(struct tracker *t, int sig_fd)
 			t->stopping = 1;
 			break;
 		case SIGIO:
-			/* A lease break: settle holds leases only for a few
-			 * syscalls and always lets go at once. */
+			/* A lease break: a guard's (settle.h); settle's own
+			 * probes let go at once. */
+			settle_guard_breaks(t);
 			break;
 		case SIGUSR1:
 			log_notice("events %" PRIu64 ", intents %" PRIu64 " in %" PRIu64
@@ -723,7 +765,8 @@ static void on_signal(struct tracker *t, int sig_fd)
 				   " (%" PRIu64 " still open), denied %" PRIu64
 				   ", uncovered %" PRIu64 ", commit errors %" PRIu64
 				   ", namespace records %" PRIu64,
-				   t->n.events, t->n.intents, t->n.batches, coverage_count(t->cov),
+				   t->n.events, t->n.intents, t->n.batches,
+				   coverage_count(t->cov) - t->nguards,
 				   t->n.settled, t->n.changes, t->n.still_open, t->n.denied,
 				   t->n.uncovered, t->n.commit_errors, t->n.notify_records);
 			break;
@@ -1315,6 +1358,9 @@ static int stop(struct tracker *t, struct fan_batch *fb)
 	 * passed (covered) just before can land after settle's lease and stat;
 	 * it lands after this time, inside the marker. */
 	unmark_ns = hsmj_now_ns();
+	/* Guards go (and no new ones are made while stopping): what they held
+	 * back lands after unmark_ns, inside the next start's marker. */
+	settle_guards_drop_all(t);
 	/* Settle every file without a writer; the rest stay in flight. */
 	for (int pass = 0; pass < 2; pass++) {
 		settle_run(t, 1);

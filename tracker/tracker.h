@@ -59,6 +59,7 @@ struct tracker_counters {
 	uint64_t response_errors;
 	uint64_t batches;     /* intent commits */
 	uint64_t notify_records;
+	uint64_t guard_breaks;  /* guards broken by a modifier (new intent) */
 };
 
 struct notify_group;
@@ -99,6 +100,8 @@ struct tracker {
 	int64_t namespace_live_ns;
 	size_t notify_pending;        /* namespace records waiting in batch */
 	int64_t notify_pending_since_ns;
+	size_t nguards;               /* coverage entries that are guards (settle.h) */
+	int64_t lease_lost_since_ns;  /* a guard's breaker passed unrecorded: marker owed */
 	struct tracker_counters n;
 	struct tracker_shared *shared; /* NULL when not supervised */
 	unsigned restarts;             /* 0: first worker; else a restart after a crash */
