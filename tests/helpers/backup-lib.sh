@@ -89,10 +89,12 @@ _bk_nothing_in_flight() { [ -z "$("$H" in-flight 2>/dev/null)" ]; }
 # the feed missed a change is then for the tree comparison to tell.
 BK_STUCK=0 BK_STUCK_ALIVE=0
 _bk_only_stuck_in_flight() {
-	local type hex path nl n=0 alive=0
+	local line type hex path nl n=0 alive=0
 	"$H" in-flight --format jsonl 2>/dev/null |
-		jq -r 'select(.kind == "intent") | "\(.handle.type) \(.handle.handle) \(.path)"' >"$T/inflight" || return 1
-	while read -r type hex path; do
+		jq -j 'select(.kind == "intent") | "\(.handle.type) \(.handle.handle) \(.path)\u0000"' >"$T/inflight" || return 1
+	while IFS= read -r -d '' line; do
+		type=${line%% *} line=${line#* }
+		hex=${line%% *} path=${line#* }
 		[ -e "$path" ] && return 1
 		nl=$("$HELPERS/backup-handle-nlink" "$T/tfs" "$type" "$hex") || return 1
 		[ "$nl" = 0 ] || alive=$((alive + 1))
@@ -105,10 +107,11 @@ bk_sync() {
 	local s=$T/tfs/.bk-sync/$_bk_sync_n
 	mkdir -p "$T/tfs/.bk-sync"
 	: >"$s"
-	if ! t_wait_for 5 _bk_nothing_in_flight; then
-		if [ "${HSMJ_BACKUP_STRICT:-0}" = 1 ] || ! t_wait_for 25 _bk_only_stuck_in_flight; then
+	# slow builds (sanitizers) on a busy machine settle late: up to 60 s
+	if ! t_wait_for 15 _bk_nothing_in_flight; then
+		if [ "${HSMJ_BACKUP_STRICT:-0}" = 1 ] || ! t_wait_for 45 _bk_only_stuck_in_flight; then
 			bk_keep_logs
-			fail "still in flight after 30 s: $("$H" in-flight)"
+			fail "still in flight after 60 s: $("$H" in-flight)"
 		fi
 		note "tracker bug: $BK_STUCK intent(s) stuck in flight under a path that is gone, $BK_STUCK_ALIVE of those files still exist under another name"
 	fi
