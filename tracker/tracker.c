@@ -585,6 +585,207 @@ static void lease_markers_owed(struct tracker *t)
 	}
 }
 
+/* ---------------------------------------------------------------------- */
+/* Phantom intents (tracker.h): a failed commit's intents found durable */
+
+#define PHANTOMS_MAX 4096
+
+struct phantom_walk {
+	struct tracker *t;
+	struct hsmj_record *v;
+	uint64_t *jsn;
+	size_t n;
+	int more;
+};
+
+static int covered_by_jsn(const struct tracker *t, uint64_t jsn)
+{
+	for (struct cov_entry *e = coverage_oldest(t->cov); e; e = coverage_next(e))
+		if (!e->guard && e->intent_jsn == jsn)
+			return 1;
+	return 0;
+}
+
+static int phantom_seen(uint64_t jsn, const struct hsmj_record *r, void *arg)
+{
+	struct phantom_walk *w = arg;
+	struct tracker *t = w->t;
+
+	if (jsn <= t->phantom_lo || jsn >= t->phantom_hi || r->epoch_jsn != t->epoch_jsn)
+		return 0;
+	if (covered_by_jsn(t, jsn))
+		return 0;
+	if (w->n == PHANTOMS_MAX) {
+		w->more = 1;
+		return 0;
+	}
+	if (hsmj_record_copy(&w->v[w->n], r) < 0)
+		return -ENOMEM;
+	w->jsn[w->n++] = jsn;
+	return 0;
+}
+
+/* The file's state now, through its handle (O_PATH: no event). 1: *st
+ * filled, *fd_out the O_PATH fd; 0: gone; <0: cannot tell. */
+static int phantom_stat(struct tracker *t, const struct hsmj_record *r, int f,
+			struct hsmj_stat *st, int *fd_out)
+{
+	struct {
+		struct file_handle h;
+		unsigned char bytes[HSMJ_FH_MAX];
+	} fh;
+	int mfd, fd, e;
+
+	*fd_out = -1;
+	if (r->fh.len == 0 || r->fh.len > HSMJ_FH_MAX)
+		return -EINVAL;
+	mfd = open(t->fs[f].mount, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (mfd < 0)
+		return -errno;
+	fh.h.handle_bytes = r->fh.len;
+	fh.h.handle_type = r->fh.type;
+	memcpy(fh.h.f_handle, r->fh.bytes, r->fh.len);
+	fd = open_by_handle_at(mfd, &fh.h, O_PATH | O_CLOEXEC);
+	e = errno;
+	close(mfd);
+	if (fd < 0)
+		return e == ESTALE || e == ENOENT ? 0 : -e;
+	if (tracker_stat_fd(fd, st, NULL) < 0) {
+		close(fd);
+		return -EIO;
+	}
+	/* The handle holds the generation: it opened, so it is the same. */
+	if ((r->pre.valid & HSMJ_STAT_GEN) && !(st->valid & HSMJ_STAT_GEN)) {
+		st->generation = r->pre.generation;
+		st->valid |= HSMJ_STAT_GEN;
+	}
+	*fd_out = fd;
+	return st->nlink > 0 ? 1 : 0;
+}
+
+/* Resolve one phantom: post record (stat now), a data change record if the
+ * file differs from its pre-stat (under its name now, never a wrong one),
+ * and the intent's resolution. The access it was made for was denied (or,
+ * fail-open, passed under a marker); later accesses have their own intents. */
+static int phantom_records(struct tracker *t, uint64_t jsn, const struct hsmj_record *in)
+{
+	struct hsmj_record r;
+	struct hsmj_stat now = { 0 };
+	char *path = NULL;
+	int f = -1, fd = -1, alive, rc = 0;
+
+	for (size_t i = 0; i < t->nfs; i++)
+		if (t->fs[i].fsid == in->fh.fsid)
+			f = (int)i;
+	alive = f >= 0 ? phantom_stat(t, in, f, &now, &fd) : -ENODEV;
+	if (alive < 0)
+		return alive; /* left in flight: recovery will say */
+	if (alive) {
+		struct stat sb;
+
+		if (fstat(fd, &sb) < 0 || linkname_of_fd(fd, &sb, in->path, &path) != 0) {
+			free(path);
+			path = NULL;
+		}
+	}
+	hsmj_record_init(&r, HSMJ_KIND_POST);
+	r.time_ns = hsmj_now_ns();
+	r.epoch_jsn = t->epoch_jsn;
+	r.ref_jsn = jsn;
+	r.fh = in->fh;
+	if (alive)
+		r.post = now;
+	rc = hsmj_record_set_path(&r, path ? path : in->path ? in->path : "");
+	if (rc >= 0)
+		rc = hsmj_batch_add(t->batch, &r);
+	hsmj_record_release(&r);
+	if (rc >= 0 && alive && hsmj_stat_changed(&in->pre, &now)) {
+		if (path) {
+			hsmj_record_init(&r, HSMJ_KIND_CHANGE);
+			r.time_ns = hsmj_now_ns();
+			r.epoch_jsn = t->epoch_jsn;
+			r.ref_jsn = jsn;
+			r.fh = in->fh;
+			r.reasons = HSMJ_REASON_DATA;
+			r.pre = in->pre;
+			r.post = now;
+			rc = hsmj_record_set_path(&r, path);
+			if (rc >= 0)
+				rc = hsmj_batch_add(t->batch, &r);
+			hsmj_record_release(&r);
+		} else {
+			/* changed, no name to be found: the filesystem's marker */
+			hsmj_record_init(&r, HSMJ_KIND_RESCAN);
+			r.time_ns = r.until_ns = hsmj_now_ns();
+			r.since_ns = in->time_ns;
+			r.epoch_jsn = t->epoch_jsn;
+			r.cause = HSMJ_CAUSE_UNRESOLVED;
+			r.fh.fsid = t->fs[f].fsid;
+			rc = hsmj_record_set_path(&r, t->fs[f].mount);
+			if (rc >= 0)
+				rc = hsmj_batch_add(t->batch, &r);
+			hsmj_record_release(&r);
+		}
+	}
+	if (rc >= 0)
+		rc = hsmj_batch_resolve_intent(t->batch, jsn);
+	free(path);
+	if (fd >= 0)
+		close(fd);
+	return rc < 0 ? rc : 0;
+}
+
+static void resolve_phantoms(struct tracker *t)
+{
+	struct phantom_walk w = { .t = t };
+	size_t done = 0, left = 0;
+	int rc;
+
+	if (!t->phantom_hi || t->burn_lo)
+		return; /* nothing to do, or the journal is failing again */
+	w.v = calloc(PHANTOMS_MAX, sizeof *w.v);
+	w.jsn = calloc(PHANTOMS_MAX, sizeof *w.jsn);
+	if (!w.v || !w.jsn)
+		goto out;
+	rc = hsmj_intents_walk(t->j, phantom_seen, &w);
+	if (rc < 0) {
+		log_warn("looking for intents of failed commits: %s", strerror(-rc));
+		goto out;
+	}
+	for (size_t i = 0; i < w.n; i++) {
+		rc = phantom_records(t, w.jsn[i], &w.v[i]);
+		if (rc < 0) {
+			left++;
+			log_warn("intent %llu of a failed commit (%s) is in flight and cannot be "
+				 "resolved now: %s", (unsigned long long)w.jsn[i],
+				 w.v[i].path ? w.v[i].path : "?", strerror(-rc));
+			continue;
+		}
+		done++;
+	}
+	if (done) {
+		rc = tracker_flush(t);
+		if (rc < 0) {
+			log_warn("resolving %zu intents of failed commits: %s", done, strerror(-rc));
+			goto out; /* tried again next tick */
+		}
+		t->n.phantoms += done;
+		log_notice("%zu intents of failed commits reached the journal after all: resolved",
+			   done);
+	}
+	if (!w.more) {
+		t->phantom_lo = t->phantom_hi = 0;
+		if (left)
+			log_warn("%zu intents of failed commits stay in flight (hsm-recover resolves them)",
+				 left);
+	}
+out:
+	for (size_t i = 0; i < w.n; i++)
+		hsmj_record_release(&w.v[i]);
+	free(w.v);
+	free(w.jsn);
+}
+
 /* Namespace records do not gate any access: they wait in t->batch and are
  * committed with the next intent batch, settle round or timer tick (so at
  * most one tick late), and always before a heartbeat or the clean-stop,
@@ -623,6 +824,8 @@ int tracker_commit(struct tracker *t)
 
 	if (r < 0) {
 		t->n.commit_errors++;
+		if (!t->burn_lo)
+			t->burn_lo = t->last_ok_jsn ? t->last_ok_jsn : 1;
 		if (pending) {
 			log_err("journal commit failed (%s): %zu namespace records lost, a rescan "
 				"marker is owed", strerror(-r), pending);
@@ -633,6 +836,26 @@ int tracker_commit(struct tracker *t)
 		}
 	} else {
 		t->n.notify_records += pending;
+		if (t->burn_lo) {
+			/* The first success after failures: the burned JSNs are
+			 * below this batch's. */
+			uint64_t hi = 0;
+
+			for (size_t i = 0; i < hsmj_batch_count(t->batch); i++) {
+				uint64_t jsn = hsmj_batch_jsn(t->batch, (int)i);
+
+				if (jsn && (!hi || jsn < hi))
+					hi = jsn;
+			}
+			if (!hi)
+				hi = hsmj_last_jsn(t->j) + 1;
+			if (!t->phantom_lo || t->burn_lo < t->phantom_lo)
+				t->phantom_lo = t->burn_lo;
+			if (hi > t->phantom_hi)
+				t->phantom_hi = hi;
+			t->burn_lo = 0;
+		}
+		t->last_ok_jsn = hsmj_last_jsn(t->j);
 	}
 	t->notify_pending = 0;
 	t->notify_pending_since_ns = 0;
@@ -725,6 +948,7 @@ static void on_timer(struct tracker *t, int timer_fd, uint64_t watchdog_usec,
 	settle_guard_breaks(t); /* retries, and breaks whose signal merged */
 	settle_run(t, 0);
 	notify_markers_owed(t);
+	resolve_phantoms(t);
 	if (now - t->last_heartbeat_ns >= t->opts.heartbeat_ns) {
 		heartbeat(t, buf, cap);
 		t->last_heartbeat_ns = now;
@@ -1137,6 +1361,7 @@ static int start_epoch(struct tracker *t)
 		return rc;
 	}
 	t->epoch_jsn = hsmj_batch_jsn(t->batch, idx);
+	t->last_ok_jsn = hsmj_last_jsn(t->j);
 	hsmj_batch_clear(t->batch);
 	return 0;
 }

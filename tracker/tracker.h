@@ -60,6 +60,7 @@ struct tracker_counters {
 	uint64_t batches;     /* intent commits */
 	uint64_t notify_records;
 	uint64_t guard_breaks;  /* guards broken by a modifier (new intent) */
+	uint64_t phantoms;      /* intents of failed commits found durable and resolved */
 };
 
 struct notify_group;
@@ -101,6 +102,15 @@ struct tracker {
 	size_t notify_pending;        /* namespace records waiting in batch */
 	int64_t notify_pending_since_ns;
 	size_t nguards;               /* coverage entries that are guards (settle.h) */
+	/* Phantom intents: a commit that failed may still have reached the
+	 * journal (a failed sync does not prove absence; a reopen replays the
+	 * WAL). Its JSNs lie after last_ok_jsn (the highest JSN of the last
+	 * successful commit before the failure) and before the first JSN of
+	 * the next successful commit: intents found in flight there are
+	 * nobody's, and get resolved (tracker_resolve_phantoms). */
+	uint64_t last_ok_jsn;
+	uint64_t burn_lo;             /* nonzero: a commit failed since last_ok_jsn */
+	uint64_t phantom_lo, phantom_hi; /* range to look at (exclusive), 0: none */
 	int64_t lease_lost_since_ns;  /* a guard's breaker passed unrecorded: marker owed */
 	struct tracker_counters n;
 	struct tracker_shared *shared; /* NULL when not supervised */
