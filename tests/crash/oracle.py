@@ -157,6 +157,13 @@ def check(args):
     root = os.path.normpath(args.root)
     pre, post = load_manifest(args.pre), load_manifest(args.post)
     ops = load_oplog(args.oplog)
+    # an operation the crash cut short has no E line, so no inode: the one
+    # its path named before the workload is the best guess
+    for o in ops:
+        if not o["ino"]:
+            e = pre.get(o["path"])
+            if e is not None and e["type"] == "f":
+                o["ino"], o["gen"] = e["ino"], e.get("gen", 0)
     slack = args.slack_ms * 1000000
 
     def rel_of(p):
