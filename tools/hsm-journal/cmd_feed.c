@@ -31,7 +31,10 @@ struct feed_out {
 	enum fmt_output format;
 	struct table *table;
 	const char *under;    /* --under: only records about this tree */
-	struct coalesce *co;  /* --coalesce: change records go here */
+	struct coalesce *co;  /* every change record goes here (hard links; --coalesce) */
+	bool coalesced;       /* --coalesce or --deleted: print co's entries */
+	bool analysed;        /* co has the range already (the first of two walks) */
+	uint64_t bound;       /* the second walk stops after this JSN (0: none) */
 	bool deleted_only;    /* --deleted */
 	uint64_t max_jsn;
 	struct seen_marker *markers;
@@ -145,8 +148,14 @@ static int remember_marker(struct feed_out *o, uint64_t jsn, const struct hsmj_r
 	return 0;
 }
 
+/* What the WHAT cell adds for a file with names the range does not know. */
+struct links_note {
+	uint32_t nlink; /* > 1: show it */
+	bool unknown;   /* other_names_unknown */
+};
+
 static int table_row(struct table *t, uint64_t jsn, const struct hsmj_record *r,
-		     const char *extra)
+		     const char *extra, const struct links_note *ln)
 {
 	char jbuf[24], tbuf[FMT_TIME_MAX], kbuf[24];
 	char *what = NULL, *path = NULL;
@@ -158,6 +167,17 @@ static int table_row(struct table *t, uint64_t jsn, const struct hsmj_record *r,
 	rc = fmt_table_cells(r, &what, &path);
 	if (rc < 0)
 		return rc;
+	if (ln && ln->unknown) {
+		char *w = NULL;
+
+		if (asprintf(&w, "%s (%u links, other names unknown)", what, ln->nlink) < 0) {
+			free(what);
+			free(path);
+			return -ENOMEM;
+		}
+		free(what);
+		what = w;
+	}
 	if (extra) /* in-flight: PID/UID column instead of KIND */
 		rc = table_add(t, (const char *const[]){ jbuf, tbuf, extra, what, path });
 	else
@@ -168,26 +188,72 @@ static int table_row(struct table *t, uint64_t jsn, const struct hsmj_record *r,
 	return rc;
 }
 
-static int emit_json(FILE *f, uint64_t jsn, const struct hsmj_record *r)
+static int emit_json(FILE *f, uint64_t jsn, const struct hsmj_record *r,
+		     const struct links_note *ln)
 {
 	struct json_object *o = fmt_record_json(jsn, r);
 	int rc;
 
 	if (!o)
 		return -ENOMEM;
+	/* A file with several names: how many, and whether the range knows
+	 * them all (if not, the names it lacks changed too). */
+	if (ln && ln->nlink > 1) {
+		struct json_object *v = json_object_new_uint64(ln->nlink);
+
+		if (!v || json_object_object_add(o, "nlink", v) != 0) {
+			json_object_put(v);
+			json_object_put(o);
+			return -ENOMEM;
+		}
+	}
+	if (ln && ln->unknown) {
+		struct json_object *v = json_object_new_boolean(1);
+
+		if (!v || json_object_object_add(o, "other_names_unknown", v) != 0) {
+			json_object_put(v);
+			json_object_put(o);
+			return -ENOMEM;
+		}
+	}
 	rc = fmt_json_line(f, o);
 	json_object_put(o);
 	return rc;
+}
+
+/* The first of two walks (jsonl and table without --coalesce): the whole
+ * range into co, so that each record printed in the second can say whether
+ * its file has names the range does not know. */
+static int analyse_record(uint64_t jsn, const struct hsmj_record *r, void *arg)
+{
+	struct feed_out *o = arg;
+	int rc = 0;
+
+	if (jsn > o->max_jsn)
+		o->max_jsn = jsn;
+	if (r->kind == HSMJ_KIND_CHANGE && (rc = coalesce_add(o->co, jsn, r)) < 0) {
+		o->err = rc;
+		return 1;
+	}
+	return 0;
 }
 
 static int feed_record(uint64_t jsn, const struct hsmj_record *r, void *arg)
 {
 	struct feed_out *o = arg;
 	FILE *f = o->c->out;
+	struct links_note ln = { 0 };
 	int rc = 0;
 
+	if (o->bound && jsn > o->bound)
+		return 1; /* past what the first walk saw */
 	if (jsn > o->max_jsn)
 		o->max_jsn = jsn;
+	/* Every change record, in scope or not: a hard-linked file's names
+	 * outside --under are names the range knows (and a change through one
+	 * of them is a change of its names inside). */
+	if (!o->analysed && r->kind == HSMJ_KIND_CHANGE && (rc = coalesce_add(o->co, jsn, r)) < 0)
+		goto out;
 	if (!in_scope(o, r))
 		return 0;
 	/* Every marker in range counts, even one whose rescan-done follows: a
@@ -199,14 +265,17 @@ static int feed_record(uint64_t jsn, const struct hsmj_record *r, void *arg)
 	 * marker, this makes the path list incomplete (exit 4). */
 	if (moves_the_tree(o, r) && (rc = remember_marker(o, jsn, r, "moved or replaced")) < 0)
 		goto out;
-	if (o->co) {
+	if (o->coalesced) {
 		/* Coalesced: entries are printed after the walk, with the
 		 * markers among them in JSN order. */
-		if (r->kind == HSMJ_KIND_CHANGE)
-			rc = coalesce_add(o->co, jsn, r);
-		else if (!fmt_output_is_paths(o->format))
+		if (r->kind != HSMJ_KIND_CHANGE && !fmt_output_is_paths(o->format))
 			rc = keep_record(o, jsn, r);
 		goto out;
+	}
+	if (o->analysed && r->kind == HSMJ_KIND_CHANGE) {
+		ln.unknown = coalesce_names_unknown(o->co, r);
+		if (ln.unknown)
+			ln.nlink = r->post.nlink;
 	}
 
 	switch (o->format) {
@@ -222,10 +291,10 @@ static int feed_record(uint64_t jsn, const struct hsmj_record *r, void *arg)
 			rc = print_path(o, r->path2);
 		break;
 	case FMT_JSONL:
-		rc = emit_json(f, jsn, r);
+		rc = emit_json(f, jsn, r, &ln);
 		break;
 	case FMT_TABLE:
-		rc = table_row(o->table, jsn, r, NULL);
+		rc = table_row(o->table, jsn, r, NULL, &ln);
 		break;
 	}
 out:
@@ -236,16 +305,17 @@ out:
 	return 0;
 }
 
-static int emit_one(struct feed_out *o, uint64_t jsn, const struct hsmj_record *r)
+static int emit_one(struct feed_out *o, uint64_t jsn, const struct hsmj_record *r,
+		    const struct links_note *ln)
 {
 	switch (o->format) {
 	case FMT_PATHS:
 	case FMT_PATHS0:
 		return r->kind == HSMJ_KIND_CHANGE ? fmt_path(o->c->out, r->path, o->format == FMT_PATHS0) : 0;
 	case FMT_JSONL:
-		return emit_json(o->c->out, jsn, r);
+		return emit_json(o->c->out, jsn, r, ln);
 	case FMT_TABLE:
-		return table_row(o->table, jsn, r, NULL);
+		return table_row(o->table, jsn, r, NULL, ln);
 	}
 	return 0;
 }
@@ -291,7 +361,7 @@ static int emit_coalesced(struct feed_out *o)
 		qsort(gone, ngone, sizeof *gone, cmp_str);
 	for (size_t i = 0; rc == 0 && i <= n; i++) {
 		while (rc == 0 && k < o->nkept && (i == n || o->kept[k].jsn < e[i].jsn)) {
-			rc = emit_one(o, o->kept[k].jsn, &o->kept[k].r);
+			rc = emit_one(o, o->kept[k].jsn, &o->kept[k].r, NULL);
 			k++;
 		}
 		if (rc < 0 || i == n)
@@ -302,7 +372,8 @@ static int emit_coalesced(struct feed_out *o)
 			continue;
 		if (o->deleted_only && (!e[i].deleted || below_one_of(gone, ngone, e[i].rec.path)))
 			continue;
-		rc = emit_one(o, e[i].jsn, &e[i].rec);
+		rc = emit_one(o, e[i].jsn, &e[i].rec, &(struct links_note){
+			.nlink = e[i].nlink, .unknown = e[i].other_names_unknown });
 	}
 	free(gone);
 	return rc;
@@ -390,6 +461,8 @@ int cmd_changes(struct cli *c, int argc, char **argv)
 	const char *since_arg = NULL, *consumer = NULL;
 	char cursor[HSMJ_CURSOR_MAX], what[HSMJ_CURSOR_MAX + HSMJ_CONSUMER_NAME_MAX + 32];
 	bool coalesce = false, check = false;
+	const struct coalesce_link *links = NULL;
+	size_t nlinks = 0;
 	struct hsmj *j = NULL;
 	uint64_t last_jsn;
 	int opt, rc, code = CLI_EXIT_OK;
@@ -464,13 +537,13 @@ int cmd_changes(struct cli *c, int argc, char **argv)
 		code = cursor_refused(c, j, rc, what);
 		goto out;
 	}
-	if (coalesce || o.deleted_only) {
-		o.co = coalesce_new();
-		if (!o.co) {
-			cli_error(c, "out of memory");
-			code = CLI_EXIT_ERROR;
-			goto out;
-		}
+	/* Also without --coalesce: it follows the names of hard-linked files. */
+	o.coalesced = coalesce || o.deleted_only;
+	o.co = coalesce_new();
+	if (!o.co) {
+		cli_error(c, "out of memory");
+		code = CLI_EXIT_ERROR;
+		goto out;
 	}
 	if (o.format == FMT_TABLE) {
 		o.table = table_new(5, (const char *const[]){ "JSN", "TIME", "KIND", "WHAT", "PATH" });
@@ -484,11 +557,35 @@ int cmd_changes(struct cli *c, int argc, char **argv)
 
 	/* Read the end first: everything up to it is visible to the walk. */
 	last_jsn = hsmj_last_jsn(j);
+	if (!o.coalesced && !fmt_output_is_paths(o.format)) {
+		/* Records printed one by one say what only the whole range
+		 * knows (other_names_unknown): read it twice. */
+		rc = hsmj_feed_walk(j, since.jsn, analyse_record, &o);
+		if (rc == 1 && o.err)
+			rc = o.err;
+		if (rc == 0)
+			rc = coalesce_links(o.co, &links, &nlinks);
+		if (rc < 0) {
+			o.err = rc;
+			goto walked;
+		}
+		o.analysed = true;
+		o.bound = o.max_jsn ? o.max_jsn : 1;
+		if (!o.max_jsn) /* nothing at all: a second walk has nothing to say */
+			goto walked;
+	}
 	rc = hsmj_feed_walk(j, since.jsn, feed_record, &o);
 	if (rc == 1 && o.err)
 		rc = o.err;
-	if (rc == 0 && o.co && (rc = emit_coalesced(&o)) < 0)
+	if (rc == 1)
+		rc = 0; /* stopped at the first walk's end */
+	if (rc == 0 && o.coalesced && (rc = emit_coalesced(&o)) < 0)
 		o.err = rc;
+	/* A data change of a file with names the range does not know: the
+	 * path list lacks them (--deleted lists no changed files at all). */
+	if (rc == 0 && !o.deleted_only && (rc = coalesce_links(o.co, &links, &nlinks)) < 0)
+		o.err = rc;
+walked:
 	if (rc < 0) {
 		if (rc == -EIO && o.err)
 			cli_error(c, "writing output: %s", strerror(errno ? errno : EIO));
@@ -521,6 +618,18 @@ int cmd_changes(struct cli *c, int argc, char **argv)
 				snprintf(tbuf, sizeof tbuf, "%lld", (long long)m->since_ns);
 			fprintf(c->err, "rescan needed: %s (%s) since %s\n", m->path,
 				m->why ? m->why : fmt_cause(m->cause, cbuf, sizeof cbuf), tbuf);
+			code = CLI_EXIT_RESCAN;
+		}
+		/* Hard links: find the other names by inode (find -inum), or
+		 * by a name it has (find -samefile PATH). */
+		for (size_t i = 0; i < nlinks; i++) {
+			const struct coalesce_link *l = &links[i];
+			char ibuf[32] = "";
+
+			if (l->ino)
+				snprintf(ibuf, sizeof ibuf, "; inode %llu", (unsigned long long)l->ino);
+			fprintf(c->err, "rescan needed: other names of %s (hard links: %u names, %u in this range%s)\n",
+				l->path, l->nlink, l->known, ibuf);
 			code = CLI_EXIT_RESCAN;
 		}
 		fprintf(c->err, "cursor: %s\n", cursor);
@@ -579,11 +688,11 @@ static int intent_record(uint64_t jsn, const struct hsmj_record *r, void *arg)
 			o->pathless++; /* a handle only: recovery resolves it */
 		break;
 	case FMT_JSONL:
-		rc = emit_json(o->c->out, jsn, r);
+		rc = emit_json(o->c->out, jsn, r, NULL);
 		break;
 	case FMT_TABLE:
 		snprintf(who, sizeof who, "%d/%u", r->pid, r->uid);
-		rc = table_row(o->table, jsn, r, who);
+		rc = table_row(o->table, jsn, r, who, NULL);
 		break;
 	}
 	if (rc < 0) {

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "cliutil.h"
 #include "coalesce.h"
 
@@ -140,6 +141,28 @@ struct object {
 	size_t fh_next; /* the next name in its handle's chain (maybe gone) */
 	uint64_t jsn;
 	int64_t time_ns;
+	/* Its life as a name: [born, died) in JSNs; born 0: before the range. */
+	uint64_t born, died;
+	uint32_t nlink; /* the link count the last record with one said */
+	bool loose;     /* a record without a handle said it has other names */
+};
+
+/* A change of a file with several links: when, its link count, its name. */
+struct link_snap {
+	uint64_t jsn, ino;
+	uint32_t nlink;
+	char *path;
+};
+
+/* A file some change record said has several links. */
+struct lfile {
+	struct hsmj_fhandle fh; /* len 0: a record without a handle (joins nothing) */
+	struct link_snap *snaps;
+	size_t nsnaps, capsnaps;
+	uint64_t life; /* co->life when the last snap was taken */
+	size_t *names; /* its objects (analysis) */
+	size_t nnames;
+	bool flagged;
 };
 
 struct rename_step {
@@ -160,6 +183,15 @@ struct coalesce {
 	struct { bool valid; uint32_t half; size_t obj; } last;
 	struct coalesce_entry *out;
 	size_t nout;
+	/* Hard links (see coalesce.h). */
+	uint64_t cur_jsn; /* the record being added */
+	uint64_t life;    /* counts births and deaths of names */
+	struct lfile *files;
+	size_t nfiles, capfiles;
+	struct map filemap; /* handle -> files index */
+	struct coalesce_link *links;
+	size_t nlinks;
+	bool links_done;
 };
 
 struct coalesce *coalesce_new(void)
@@ -184,6 +216,15 @@ void coalesce_free(struct coalesce *co)
 	for (size_t i = 0; i < co->nout; i++)
 		hsmj_record_release(&co->out[i].rec);
 	free(co->out);
+	for (size_t i = 0; i < co->nfiles; i++) {
+		for (size_t k = 0; k < co->files[i].nsnaps; k++)
+			free(co->files[i].snaps[k].path);
+		free(co->files[i].snaps);
+		free(co->files[i].names);
+	}
+	free(co->files);
+	free(co->links);
+	map_free(&co->filemap);
 	map_free(&co->paths);
 	map_free(&co->fhs);
 	map_free(&co->seen);
@@ -255,10 +296,12 @@ static int obj_new(struct coalesce *co, const char *origin, size_t *idx)
 		co->capobjs = ncap;
 	}
 	o = &co->objs[co->nobjs];
-	*o = (struct object){ .fh_next = NONE };
+	/* A name made in the range is born with the record that made it. */
+	*o = (struct object){ .fh_next = NONE, .born = origin ? 0 : co->cur_jsn, .died = UINT64_MAX };
 	if (origin && !(o->origin = strdup(origin)))
 		return -ENOMEM;
 	*idx = co->nobjs++;
+	co->life++;
 	return 0;
 }
 
@@ -321,6 +364,10 @@ static void obj_unplace(struct coalesce *co, size_t idx)
 static void obj_gone(struct coalesce *co, size_t idx)
 {
 	obj_unplace(co, idx);
+	if (!co->objs[idx].gone) {
+		co->objs[idx].died = co->cur_jsn;
+		co->life++;
+	}
 	co->objs[idx].gone = true;
 }
 
@@ -335,6 +382,8 @@ static int obj_touch(struct coalesce *co, size_t idx, uint64_t jsn, const struct
 	o->flags |= r->flags;
 	o->jsn = jsn;
 	o->time_ns = r->time_ns;
+	if (r->post.valid & HSMJ_STAT_NLINK)
+		o->nlink = r->post.nlink;
 	if (!o->fh.len && r->fh.len)
 		o->fh = r->fh;
 	if (index_fh && !o->in_fh && !o->gone && o->fh.len) {
@@ -728,10 +777,82 @@ static int add_change(struct coalesce *co, uint64_t jsn, const struct hsmj_recor
 	return obj_touch(co, idx, jsn, r, true);
 }
 
-int coalesce_add(struct coalesce *co, uint64_t jsn, const struct hsmj_record *r)
+/* A content or attribute change of a regular file that says it has several
+ * links. Not a rescan walk's record: the walk lists every name it finds. */
+static bool several_links(const struct hsmj_record *r)
 {
-	if (r->kind != HSMJ_KIND_CHANGE || !r->path)
-		return 0;
+	return r->kind == HSMJ_KIND_CHANGE && r->path &&
+	       (r->reasons & (HSMJ_REASON_DATA | HSMJ_REASON_ATTRIB | HSMJ_REASON_XATTR)) &&
+	       !(r->reasons & (HSMJ_REASON_RESCAN | HSMJ_REASON_DELETE | HSMJ_REASON_CREATE | RENAMES)) &&
+	       !(r->flags & HSMJ_FLAG_DIR) && (r->post.valid & HSMJ_STAT_NLINK) && r->post.nlink > 1 &&
+	       (!(r->post.valid & HSMJ_STAT_MODE) || !S_ISDIR(r->post.mode));
+}
+
+/* Remember that r showed its file with several links, after r was folded
+ * in (its own name is known). Which names were alive then is counted at
+ * the end, when the range has said all it knows about them. */
+static int note_links(struct coalesce *co, uint64_t jsn, const struct hsmj_record *r)
+{
+	unsigned char k[12 + HSMJ_FH_MAX];
+	size_t kn = r->fh.len ? fh_key(&r->fh, k) : 0;
+	size_t fi = kn ? map_get(&co->filemap, k, kn) : NONE;
+	struct lfile *f;
+	struct link_snap *sn;
+	char *path;
+	int rc;
+
+	if (!r->fh.len) { /* joins nothing: only its own name is known */
+		size_t idx = live_at(co, r->path);
+
+		if (idx != NONE)
+			co->objs[idx].loose = true;
+	}
+	if (fi == NONE) {
+		if (co->nfiles == co->capfiles) {
+			size_t ncap = co->capfiles ? 2 * co->capfiles : 16;
+			struct lfile *n = reallocarray(co->files, ncap, sizeof *n);
+
+			if (!n)
+				return -ENOMEM;
+			co->files = n;
+			co->capfiles = ncap;
+		}
+		fi = co->nfiles;
+		co->files[fi] = (struct lfile){ .fh = r->fh };
+		if (kn && (rc = map_put(&co->filemap, k, kn, fi)) < 0)
+			return rc;
+		co->nfiles++;
+	}
+	f = &co->files[fi];
+	if (!(path = strdup(r->path)))
+		return -ENOMEM;
+	/* Nothing was born or died since the last one, same count: the same
+	 * question, asked later (a file written again and again). */
+	if (f->nsnaps && f->life == co->life && f->snaps[f->nsnaps - 1].nlink == r->post.nlink) {
+		sn = &f->snaps[f->nsnaps - 1];
+		free(sn->path);
+	} else {
+		if (f->nsnaps == f->capsnaps) {
+			size_t ncap = f->capsnaps ? 2 * f->capsnaps : 4;
+			struct link_snap *n = reallocarray(f->snaps, ncap, sizeof *n);
+
+			if (!n) {
+				free(path);
+				return -ENOMEM;
+			}
+			f->snaps = n;
+			f->capsnaps = ncap;
+		}
+		sn = &f->snaps[f->nsnaps++];
+	}
+	*sn = (struct link_snap){ .jsn = jsn, .nlink = r->post.nlink, .path = path,
+				  .ino = r->post.valid & HSMJ_STAT_INO ? r->post.ino : 0 };
+	f->life = co->life;
+	return 0;
+}
+
+static int add_record(struct coalesce *co, uint64_t jsn, const struct hsmj_record *r)
+{
 	if (r->reasons & RENAMES)
 		return add_rename(co, jsn, r);
 	co->last.valid = false;
@@ -740,6 +861,129 @@ int coalesce_add(struct coalesce *co, uint64_t jsn, const struct hsmj_record *r)
 	if (r->reasons & HSMJ_REASON_DELETE)
 		return add_delete(co, jsn, r);
 	return add_change(co, jsn, r);
+}
+
+int coalesce_add(struct coalesce *co, uint64_t jsn, const struct hsmj_record *r)
+{
+	int rc;
+
+	if (r->kind != HSMJ_KIND_CHANGE || !r->path)
+		return 0;
+	co->cur_jsn = jsn;
+	co->links_done = false;
+	rc = add_record(co, jsn, r);
+	if (rc == 0 && several_links(r))
+		rc = note_links(co, jsn, r);
+	return rc;
+}
+
+/* ---- hard links ---- */
+
+static int cmp_links(const void *a, const void *b)
+{
+	const struct coalesce_link *x = a, *y = b;
+
+	return x->jsn < y->jsn ? -1 : x->jsn > y->jsn;
+}
+
+/* The file's names, each alive from born to died: how many at jsn? A name
+ * the range mentions only after jsn, and not as made then, was there all
+ * along (born 0), so a later record can still say it was known. */
+static uint32_t names_alive(const struct coalesce *co, const struct lfile *f, uint64_t jsn)
+{
+	uint32_t n = 0;
+
+	for (size_t i = 0; i < f->nnames; i++) {
+		const struct object *o = &co->objs[f->names[i]];
+
+		if (o->born <= jsn && o->died > jsn)
+			n++;
+	}
+	return n;
+}
+
+int coalesce_links(struct coalesce *co, const struct coalesce_link **out, size_t *n)
+{
+	if (co->links_done)
+		goto done;
+	for (size_t i = 0; i < co->nfiles; i++) {
+		free(co->files[i].names);
+		co->files[i].names = NULL;
+		co->files[i].nnames = 0;
+		co->files[i].flagged = false;
+	}
+	/* Every name with a handle some record showed with several links. */
+	for (size_t i = 0; i < co->nobjs; i++) {
+		unsigned char k[12 + HSMJ_FH_MAX];
+		struct object *o = &co->objs[i];
+		size_t fi;
+		struct lfile *f;
+		size_t *nn;
+
+		if (!o->fh.len || (fi = map_get(&co->filemap, k, fh_key(&o->fh, k))) == NONE)
+			continue;
+		f = &co->files[fi];
+		if (!same_fh(&f->fh, &o->fh))
+			continue;
+		if (!(nn = reallocarray(f->names, f->nnames + 1, sizeof *nn)))
+			return -ENOMEM;
+		f->names = nn;
+		f->names[f->nnames++] = i;
+	}
+	free(co->links);
+	co->nlinks = 0;
+	if (!(co->links = calloc(co->nfiles + 1, sizeof *co->links)))
+		return -ENOMEM;
+	for (size_t i = 0; i < co->nfiles; i++) {
+		struct lfile *f = &co->files[i];
+		const struct link_snap *worst = NULL;
+		uint32_t known = 0;
+		struct coalesce_link *l;
+
+		for (size_t s = 0; s < f->nsnaps; s++) {
+			uint32_t k = f->fh.len ? names_alive(co, f, f->snaps[s].jsn) : 1;
+
+			if (f->snaps[s].nlink > k) {
+				worst = &f->snaps[s];
+				known = k;
+			}
+		}
+		if (!worst)
+			continue;
+		f->flagged = true;
+		l = &co->links[co->nlinks++];
+		*l = (struct coalesce_link){ .path = worst->path, .nlink = worst->nlink,
+					     .known = known, .ino = worst->ino, .jsn = worst->jsn };
+		/* A name it has now serves a search for the others best. */
+		for (size_t k = 0; k < f->nnames; k++)
+			if (!co->objs[f->names[k]].gone) {
+				l->path = co->objs[f->names[k]].path;
+				break;
+			}
+	}
+	qsort(co->links, co->nlinks, sizeof *co->links, cmp_links);
+	co->links_done = true;
+done:
+	*out = co->links;
+	*n = co->nlinks;
+	return 0;
+}
+
+static bool file_flagged(const struct coalesce *co, const struct hsmj_fhandle *fh)
+{
+	unsigned char k[12 + HSMJ_FH_MAX];
+	size_t fi;
+
+	if (!fh->len || (fi = map_get(&co->filemap, k, fh_key(fh, k))) == NONE)
+		return false;
+	return co->files[fi].flagged && same_fh(&co->files[fi].fh, fh);
+}
+
+bool coalesce_names_unknown(const struct coalesce *co, const struct hsmj_record *r)
+{
+	if (!several_links(r))
+		return false;
+	return r->fh.len ? file_flagged(co, &r->fh) : true;
 }
 
 /* ---- the result ---- */
@@ -787,10 +1031,13 @@ static int cmp_entries(const void *a, const void *b)
 
 int coalesce_finish(struct coalesce *co, const struct coalesce_entry **out, size_t *n)
 {
+	const struct coalesce_link *links;
 	struct map idx = { 0 };
-	size_t k;
-	int rc = 0;
+	size_t k, nlinks;
+	int rc = coalesce_links(co, &links, &nlinks);
 
+	if (rc < 0)
+		return rc;
 	/* At most two entries per object: its path and its origin. */
 	co->out = calloc(2 * co->nobjs + 1, sizeof *co->out);
 	if (!co->out)
@@ -812,6 +1059,10 @@ int coalesce_finish(struct coalesce *co, const struct coalesce_entry **out, size
 			reasons &= ~RENAMES; /* its earlier names never existed before the range */
 		}
 		out_merge(&co->out[k], o, reasons);
+		if (o->nlink > co->out[k].nlink)
+			co->out[k].nlink = o->nlink;
+		if (o->loose || file_flagged(co, &o->fh))
+			co->out[k].other_names_unknown = true;
 	}
 	for (size_t i = 0; i < co->nobjs && rc == 0; i++) {
 		const struct object *o = &co->objs[i];

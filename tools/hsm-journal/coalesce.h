@@ -30,9 +30,18 @@
  * the end: nothing was there at the start, nothing is now, and the missing
  * parent would only make the sync tool complain.
  *
+ * Hard links: a content or attribute change record carries the file's
+ * link count (post stat). The names of the file the range knows to be alive
+ * at that record (by handle, whenever the range names them) may be fewer:
+ * then the file has names the feed never gives, whose content changed too,
+ * and no list of paths from this range is complete for it. coalesce_links()
+ * lists such files; their entries say other_names_unknown. Directories and
+ * records of a rescan walk (which lists every name it finds) do not count.
+ *
  * Calling sequence:
  *   struct coalesce *co = coalesce_new();
  *   coalesce_add(co, jsn, &rec);           // each record in JSN order
+ *   coalesce_links(co, &links, &nl);       // optional: files with unknown names
  *   coalesce_finish(co, &entries, &n);     // sorted by JSN, then path
  *   ... entries[i].deleted, entries[i].rec (kind change) ...
  *   coalesce_free(co);                     // frees the entries too
@@ -48,6 +57,17 @@ struct coalesce_entry {
 	uint64_t jsn;           /* the last record that touched the path */
 	bool deleted;           /* net: nothing is at rec.path at the end */
 	struct hsmj_record rec; /* kind change: path, path2, reasons, flags, fh, time */
+	uint32_t nlink;         /* the file's link count, when a record said it (else 0) */
+	bool other_names_unknown; /* its file has names the range does not know */
+};
+
+/* A changed file with more names than the range knows. */
+struct coalesce_link {
+	const char *path;  /* a name it has at the end, else the name the record gave */
+	uint32_t nlink;    /* its link count after the change */
+	uint32_t known;    /* the names the range knew it had then */
+	uint64_t ino;      /* 0: unknown */
+	uint64_t jsn;      /* the change record (the last one that showed the gap) */
 };
 
 struct coalesce *coalesce_new(void);
@@ -57,5 +77,12 @@ void coalesce_free(struct coalesce *co);
 int coalesce_add(struct coalesce *co, uint64_t jsn, const struct hsmj_record *r);
 /* The net entries, owned by co. 0 or -ENOMEM. Call once. */
 int coalesce_finish(struct coalesce *co, const struct coalesce_entry **out, size_t *n);
+/* The changed files with names the range does not know (see above), in
+ * JSN order; owned by co. 0 or -ENOMEM. May be called before or after
+ * coalesce_finish, also without it. */
+int coalesce_links(struct coalesce *co, const struct coalesce_link **out, size_t *n);
+/* Was r (a record given to coalesce_add) a change of such a file? Valid
+ * after coalesce_links. */
+bool coalesce_names_unknown(const struct coalesce *co, const struct hsmj_record *r);
 
 #endif
