@@ -681,6 +681,248 @@ static void test_times(void **state)
 	assert_int_equal(ns, 7);
 }
 
+/* ---- hard links: files with names the range does not know ---- */
+
+/* A data record whose post stat says nlink (ino = the handle's number). */
+static void dat(struct run *t, uint32_t reasons, const char *path, unsigned fh, uint32_t nlink,
+		uint32_t flags)
+{
+	struct hsmj_record r;
+
+	hsmj_record_init(&r, HSMJ_KIND_CHANGE);
+	r.reasons = reasons;
+	r.flags = flags;
+	r.time_ns = (int64_t)(1700000000 + t->jsn) * NS;
+	assert_int_equal(hsmj_record_set_path(&r, path), 0);
+	if (fh) {
+		r.fh.fsid = 0x1234;
+		r.fh.type = 1;
+		r.fh.len = sizeof fh;
+		memcpy(r.fh.bytes, &fh, sizeof fh);
+	}
+	r.post.valid = HSMJ_STAT_NLINK | HSMJ_STAT_INO;
+	r.post.nlink = nlink;
+	r.post.ino = 1000 + fh;
+	assert_int_equal(coalesce_add(t->co, ++t->jsn, &r), 0);
+	hsmj_record_release(&r);
+}
+
+/* The files with unknown names as "PATH N/M inode I" lines, in JSN order. */
+static char *links(struct run *t)
+{
+	const struct coalesce_link *l;
+	char *all = NULL;
+	size_t n;
+
+	assert_int_equal(coalesce_links(t->co, &l, &n), 0);
+	all = strdup("");
+	assert_non_null(all);
+	for (size_t i = 0; i < n; i++) {
+		char *next = NULL;
+
+		assert_true(asprintf(&next, "%s%s %u/%u inode %llu\n", all, l[i].path, l[i].nlink,
+				     l[i].known, (unsigned long long)l[i].ino) > 0);
+		free(all);
+		all = next;
+	}
+	return all;
+}
+
+static void expect_links(struct run *t, const char *want)
+{
+	char *got = links(t);
+
+	if (strcmp(got, want) != 0)
+		fprintf(stderr, "--- want links:\n%s--- got:\n%s", want, got);
+	assert_string_equal(got, want);
+	free(got);
+}
+
+/* The entry for path: its nlink and flag. */
+static void expect_entry(struct run *t, const char *path, uint32_t nlink, bool unknown)
+{
+	const struct coalesce_entry *e;
+	size_t n;
+	bool found = false;
+
+	assert_int_equal(coalesce_finish(t->co, &e, &n), 0);
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(e[i].rec.path, path) != 0 || e[i].deleted)
+			continue;
+		found = true;
+		assert_int_equal(e[i].nlink, nlink);
+		assert_int_equal(e[i].other_names_unknown, unknown);
+	}
+	assert_true(found);
+}
+
+/* The reproducer's case: b never appears in the range. */
+static void test_links_other_name_unknown(void **state)
+{
+	struct run *t = *state;
+
+	dat(t, DATA, "/m/a", 1, 2, 0);
+	dat(t, DATA, "/m/s", 2, 1, 0);
+	expect_links(t, "/m/a 2/1 inode 1001\n");
+	expect_entry(t, "/m/a", 2, true);
+}
+
+static void test_links_all_names_in_range(void **state)
+{
+	struct run *t = *state;
+
+	rec(t, CREATE, "/m/a", NULL, 1, 0);
+	rec(t, CREATE | LINK, "/m/b", NULL, 1, 0);
+	dat(t, DATA, "/m/a", 1, 2, 0);
+	expect_links(t, "");
+	expect_entry(t, "/m/b", 2, false); /* b changed too, by handle */
+}
+
+/* A name the range mentions only later (an attribute change, a rename, an
+ * unlink of it) was there all along: known. */
+static void test_links_name_mentioned_later(void **state)
+{
+	struct run *t = *state;
+
+	dat(t, DATA, "/m/a", 1, 3, 0);
+	rec(t, ATTRIB, "/m/b", NULL, 1, 0);
+	ren(t, "/m/c", "/m/d", 1, 0);
+	expect_links(t, "");
+	expect_entry(t, "/m/a", 3, false);
+}
+
+static void test_links_unlinked_after_change(void **state)
+{
+	struct run *t = *state;
+
+	dat(t, DATA, "/m/a", 1, 2, 0);
+	rec(t, DELETE, "/m/b", NULL, 1, 0);
+	expect_links(t, "");
+}
+
+/* A name made after the change is not one the change had: b is unknown. */
+static void test_links_linked_after_change(void **state)
+{
+	struct run *t = *state;
+
+	dat(t, DATA, "/m/a", 1, 2, 0);
+	rec(t, CREATE | LINK, "/m/c", NULL, 1, 0);
+	expect_links(t, "/m/a 2/1 inode 1001\n");
+	expect_entry(t, "/m/c", 0, true); /* a name of that file, no count of its own */
+}
+
+/* A name gone before the change does not count for it. */
+static void test_links_unlinked_before_change(void **state)
+{
+	struct run *t = *state;
+
+	rec(t, CREATE | LINK, "/m/c", NULL, 1, 0);
+	rec(t, DELETE, "/m/c", NULL, 1, 0);
+	dat(t, DATA, "/m/a", 1, 2, 0);
+	expect_links(t, "/m/a 2/1 inode 1001\n");
+}
+
+/* The changed name is gone at the end: the line names it (and its inode). */
+static void test_links_changed_name_deleted(void **state)
+{
+	struct run *t = *state;
+
+	dat(t, DATA, "/m/a", 1, 2, 0);
+	rec(t, DELETE, "/m/a", NULL, 1, 0);
+	expect_links(t, "/m/a 2/1 inode 1001\n");
+}
+
+/* The line names a name the file has at the end. */
+static void test_links_follow_rename(void **state)
+{
+	struct run *t = *state;
+
+	dat(t, DATA, "/m/a", 1, 2, 0);
+	ren(t, "/m/a", "/m/z", 1, 0);
+	expect_links(t, "/m/z 2/1 inode 1001\n");
+}
+
+/* Only the worst moment counts, and a file written again and again is one
+ * line; a later record with all names known does not hide an earlier gap. */
+static void test_links_repeated_and_worst(void **state)
+{
+	struct run *t = *state;
+
+	for (int i = 0; i < 100; i++)
+		dat(t, DATA, "/m/a", 1, 2, 0);
+	rec(t, DELETE, "/m/b", NULL, 1, 0); /* b was the other name: known now */
+	dat(t, DATA, "/m/a", 1, 1, 0);
+	dat(t, DATA, "/m/x", 2, 3, 0);
+	rec(t, CREATE | LINK, "/m/y", NULL, 2, 0);
+	dat(t, DATA, "/m/x", 2, 4, 0); /* x, y known; 2 others unknown since */
+	rec(t, ATTRIB, "/m/w", NULL, 2, 0); /* one of them */
+	expect_links(t, "/m/x 4/3 inode 1002\n");
+}
+
+/* Directories always have several links; a rescan walk lists every name it
+ * finds; creates and deletes change no content. */
+static void test_links_not_counted(void **state)
+{
+	struct run *t = *state;
+
+	dat(t, ATTRIB, "/m/d", 1, 5, HSMJ_FLAG_DIR);
+	dat(t, DATA | HSMJ_REASON_RESCAN, "/m/r", 2, 2, 0);
+	dat(t, CREATE | LINK, "/m/l", 3, 2, 0);
+	dat(t, DATA, "/m/one", 4, 1, 0);
+	expect_links(t, "");
+}
+
+/* Without a handle nothing joins the names: any nlink > 1 is unknown. */
+static void test_links_without_handle(void **state)
+{
+	struct run *t = *state;
+	struct hsmj_record r;
+
+	rec(t, CREATE | LINK, "/m/b", NULL, 0, 0);
+	dat(t, DATA, "/m/a", 0, 2, 0);
+	expect_links(t, "/m/a 2/1 inode 1000\n");
+	hsmj_record_init(&r, HSMJ_KIND_CHANGE);
+	r.reasons = DATA;
+	assert_int_equal(hsmj_record_set_path(&r, "/m/a"), 0);
+	r.post.valid = HSMJ_STAT_NLINK;
+	r.post.nlink = 2;
+	assert_true(coalesce_names_unknown(t->co, &r));
+	r.post.nlink = 1;
+	assert_false(coalesce_names_unknown(t->co, &r));
+	hsmj_record_release(&r);
+	expect_entry(t, "/m/a", 2, true);
+}
+
+/* coalesce_names_unknown: by handle, for the records of a flagged file. */
+static void test_links_record_query(void **state)
+{
+	struct run *t = *state;
+	struct hsmj_record r;
+	const struct coalesce_link *l;
+	size_t n;
+	unsigned fh = 1;
+
+	dat(t, DATA, "/m/a", 1, 2, 0);
+	dat(t, DATA, "/m/x", 2, 2, 0);
+	rec(t, ATTRIB, "/m/y", NULL, 2, 0);
+	assert_int_equal(coalesce_links(t->co, &l, &n), 0);
+	assert_int_equal(n, 1);
+	hsmj_record_init(&r, HSMJ_KIND_CHANGE);
+	r.reasons = DATA;
+	assert_int_equal(hsmj_record_set_path(&r, "/m/a"), 0);
+	r.fh.fsid = 0x1234;
+	r.fh.type = 1;
+	r.fh.len = sizeof fh;
+	memcpy(r.fh.bytes, &fh, sizeof fh);
+	r.post.valid = HSMJ_STAT_NLINK;
+	r.post.nlink = 2;
+	assert_true(coalesce_names_unknown(t->co, &r));
+	fh = 2;
+	memcpy(r.fh.bytes, &fh, sizeof fh);
+	assert_false(coalesce_names_unknown(t->co, &r));
+	hsmj_record_release(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -714,6 +956,18 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unresolved_rename_halves, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_jsn_order_and_times, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_links_other_name_unknown, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_links_all_names_in_range, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_links_name_mentioned_later, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_links_unlinked_after_change, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_links_linked_after_change, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_links_unlinked_before_change, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_links_changed_name_deleted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_links_follow_rename, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_links_repeated_and_worst, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_links_not_counted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_links_without_handle, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_links_record_query, setup, teardown),
 		cmocka_unit_test(test_path_under),
 		cmocka_unit_test(test_durations),
 		cmocka_unit_test(test_times),
