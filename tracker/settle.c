@@ -277,7 +277,7 @@ int settle_run(struct tracker *t, int force)
 	size_t cap = coverage_count(t->cov), n = 0;
 	struct settle_item *items;
 	int64_t now = tracker_mono_ns();
-	struct cov_entry *e;
+	struct cov_entry *e, *next;
 	int r;
 
 	if (cap == 0)
@@ -285,11 +285,25 @@ int settle_run(struct tracker *t, int force)
 	items = calloc(cap, sizeof *items);
 	if (!items)
 		return -ENOMEM;
-	for (e = coverage_oldest(t->cov); e && n < cap; e = coverage_next(e)) {
+	for (e = coverage_oldest(t->cov); e && n < cap; e = next) {
+		next = coverage_next(e);
 		struct hsmj_stat cur;
 		int quiet;
 
-		if (e->guard || (!force && e->next_check_ns > now))
+		if (e->guard) {
+			/* A guard pins its inode: once the file has no name
+			 * left, let go, or its space stays allocated (nothing
+			 * can truncate a nameless file by path). */
+			struct stat gst;
+
+			if (e->next_check_ns <= now || force) {
+				e->next_check_ns = now + t->opts.settle_delay_ns;
+				if (fstat(e->fd, &gst) == 0 && gst.st_nlink == 0)
+					settle_guard_drop(t, e);
+			}
+			continue;
+		}
+		if (!force && e->next_check_ns > now)
 			continue;
 		e->next_check_ns = now + t->opts.settle_delay_ns;
 		if (tracker_stat_fd(e->fd, &cur, NULL) < 0)

@@ -12,15 +12,19 @@
  *      (queued to us: we are the event loop, it waits for our answer);
  *   3. take the read lease for real: it fails if a writer slipped in while
  *      the mark was still there (then the mark is put back, the file stays);
- *   4. stat, release the lease;
+ *   4. stat, keeping the lease;
  *   5. commit post (+ change if the stat moved since the intent) + resolve,
- *      one batch for all files settled in this round; then close the fd.
- * A commit failure puts the ignore marks back: the intents stay in flight,
- * so the files stay covered.
+ *      one batch for all files settled in this round; then the entry
+ *      becomes a guard (below), or (deleted, stopping, evicted for room)
+ *      the lease is let go and the fd closed.
+ * A commit failure puts the ignore marks back and lets go of the leases:
+ * the intents stay in flight, so the files stay covered.
  *
- * Calling sequence (tracker.c): settle_run(t, 0) on every timer tick;
- * settle_make_room(t, n) before adding n entries to a full table;
- * settle_run(t, 1) at stop.
+ * Calling sequence (tracker.c): settle_guard_breaks(t) on SIGIO and every
+ * tick, settle_run(t, 0) on every timer tick; settle_make_room(t, n) before
+ * adding n entries to a full table; tracker_cover() drops a guard of the
+ * file it covers (settle_guard_drop); at stop settle_guards_drop_all(t),
+ * then settle_run(t, 1).
  */
 #include <stddef.h>
 

@@ -111,5 +111,18 @@ since_mark >&2
 since_mark | grep -q "^$TFS/u2/g	data" ||
 	tr_feed markers | awk -F'\t' -v p="$TFS" '$5 == "unresolved" && $7 == p' | grep -q . ||
 	fail "u2/g changed: neither a data record for it nor an unresolved rescan marker: $(tr_feed markers)"
+# Data records carry the post stat's link count (a consumer treats nlink > 1
+# as "other names unknown"): every one has post.nlink, and a file written
+# with two names says 2.
+echo a >"$TFS/n1"; ln "$TFS/n1" "$TFS/n2"
+tr_wait_settled 10
+echo more >>"$TFS/n1"
+tr_wait_settled 10
+HJ() { "$BIN/hsm-journal" --journal "$J" "$@"; }
+datas=$(HJ changes --format jsonl 2>/dev/null | jq -c 'select(.kind == "change" and (.reasons | index("data")))')
+[ -n "$datas" ] || fail "no data records in jsonl"
+echo "$datas" | jq -e 'select(.post.nlink == null)' >/dev/null && fail "a data record without post.nlink: $datas"
+echo "$datas" | jq -e --arg p "$TFS/n1" 'select(.path == $p and .post.nlink == 2)' >/dev/null ||
+	fail "the data record of n1 (two names) does not say nlink 2: $datas"
 tr_stop
 echo PASS

@@ -8,7 +8,8 @@
 # go. Without the guard the file settles "unchanged" and the truncate lands
 # unseen (was /work/notes/bugs/truncate-path-settled-before-it-lands.sh).
 # Also: a write-open of a guarded file costs no lease break (its OPEN_PERM
-# intent drops the guard first), and a settle round still settles.
+# intent drops the guard first), a settle round still settles, and a
+# guarded file that is deleted is let go (its space freed).
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../helpers/tracker-lib.sh"
 tr_setup
@@ -40,5 +41,19 @@ tr_wait_settled 10
 [ "$(grep -c 'guard of .* broken' "$TLOG")" = "$breaks" ] || fail "a write-open of a guarded file broke its lease"
 tr_feed feed | awk -F'\t' -v p="$TFS/g" '$2 == "change" && $3 == "data" && $7 == p' | grep -q . ||
 	fail "no data record for g"
+# A guard pins its inode; a file deleted after it settled must be let go
+# (else its space stays allocated until the guard is evicted).
+head -c 1048576 /dev/urandom >"$TFS/big"
+tr_wait_settled 10
+rm "$TFS/big"
+holds_big() {
+	local p
+	for p in $TPID $(cat /proc/"$TPID"/task/*/children 2>/dev/null); do
+		ls -l /proc/"$p"/fd 2>/dev/null | grep -qF "$TFS/big" && return 0
+	done
+	return 1
+}
+not_holding() { ! holds_big; }
+t_wait_for 10 not_holding || fail "the tracker still holds the deleted big file open"
 tr_stop
 echo PASS
