@@ -251,6 +251,55 @@ wait "$FILLPID" || fail "hsmj-fill (writer) failed"
 run "$H" --journal "$J" changes --since "$C5"; expect 0 "changes after the writer"
 [ "$(cat "$T/out")" = /mnt/x/live2 ] || fail "after the writer: $(cat "$T/out")"
 
+note "hard links: a change of a file with names the range does not know"
+HL=$T/hl
+run "$H" --journal "$HL" init; expect 0 "init (hard links)"
+"$FILL" --journal "$HL" >/dev/null <<'EOF' || fail "hsmj-fill (hard links)"
+change create /m/s/a fh=01
+change create,link /m/o/b fh=01
+commit
+EOF
+hl0=$("$H" --journal "$HL" cursor)
+"$FILL" --journal "$HL" >/dev/null <<'EOF' || fail "hsmj-fill (hard links)"
+change data /m/s/a fh=01 nlink=2 ino=11
+change data /m/s/c fh=02 nlink=2 ino=12
+change data /m/o/d fh=03 nlink=3 ino=13
+change data /m/s/e fh=04 nlink=1 ino=14
+change data,rescan /m/s/f nlink=2 ino=15
+change data /m/s/g fh=05 nlink=2 ino=16
+change delete /m/o/h fh=05
+EOF
+for co in "" --coalesce; do
+	# a, b: both made in the range; g: h was its other name (unlinked since)
+	run "$H" --journal "$HL" changes $co; expect 4 "changes $co over unknown hard links"
+	[ "$(grep -c '^rescan needed: other names of ' "$T/err")" = 2 ] || { cat "$T/err"; fail "changes $co: not 2 hard-link lines"; }
+	grep -qxF "rescan needed: other names of /m/s/c (hard links: 2 names, 1 in this range; inode 12)" "$T/err" ||
+		{ cat "$T/err"; fail "changes $co: no line for c"; }
+	grep -qxF "rescan needed: other names of /m/o/d (hard links: 3 names, 1 in this range; inode 13)" "$T/err" ||
+		{ cat "$T/err"; fail "changes $co: no line for d"; }
+	tail -n 1 "$T/err" | grep -q '^cursor: hsmj1:' || { cat "$T/err"; fail "changes $co: cursor not last"; }
+	grep -qxF /m/s/c "$T/out" || fail "changes $co: c not printed"
+	# jsonl and table: marked, exit 0 (as for markers)
+	run "$H" --journal "$HL" changes $co --format jsonl; expect 0 "changes $co --format jsonl over unknown hard links"
+	got=$(jq -r 'select(.other_names_unknown) | "\(.path) \(.nlink)"' "$T/out" | sort | tr '\n' ' ')
+	[ "$got" = "/m/o/d 3 /m/s/c 2 " ] || { cat "$T/out"; fail "changes $co jsonl: marked '$got'"; }
+	run "$H" --journal "$HL" changes $co --format table; expect 0 "changes $co --format table"
+	grep -q '(2 links, other names unknown) */m/s/c$' "$T/out" || { cat "$T/out"; fail "changes $co table: c not marked"; }
+done
+# since the cursor, a's other name b is not in the range
+run "$H" --journal "$HL" changes --since "$hl0" --coalesce; expect 4 "changes --since over unknown hard links"
+grep -qxF "rescan needed: other names of /m/s/a (hard links: 2 names, 1 in this range; inode 11)" "$T/err" ||
+	{ cat "$T/err"; fail "no line for a since the cursor"; }
+# --under: names outside the tree count as known (a's b in /m/o); an unknown
+# name may be anywhere, so d (outside the tree) is still reported
+run "$H" --journal "$HL" changes --coalesce --under /m/s; expect 4 "changes --under over unknown hard links"
+grep -q 'other names of /m/s/a' "$T/err" && { cat "$T/err"; fail "--under: a's other name is known"; }
+grep -q 'other names of /m/o/d' "$T/err" || { cat "$T/err"; fail "--under: d's unknown names may be below /m/s"; }
+grep -qxF /m/o/d "$T/out" && fail "--under printed /m/o/d"
+# --deleted lists no changed file: no hard-link lines
+run "$H" --journal "$HL" changes --deleted; expect 0 "changes --deleted over unknown hard links"
+grep -q 'other names' "$T/err" && { cat "$T/err"; fail "--deleted printed hard-link lines"; }
+
 note "verify"
 run "$H" --journal "$J" verify; expect 0 "verify a clean journal"
 grep -qE '^[0-9]+ records, 0 corrupt$' "$T/out" || fail "verify summary: $(cat "$T/out")"
