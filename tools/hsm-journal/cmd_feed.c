@@ -419,7 +419,8 @@ static const char changes_help[] =
 	"  -h, --help          show this help\n"
 	"\n"
 	"Exit status: 0 ok; 3 journal reset or cursor expired (full backup needed);\n"
-	"4 (paths, paths0) a rescan marker is in range: the list is incomplete,\n"
+	"4 (paths, paths0) a rescan marker is in range, or a changed file has\n"
+	"names (hard links) the range does not know: the list is incomplete,\n"
 	"rescan each path named on stderr; 2 usage error; 1 other error.\n";
 
 /* Why a cursor cannot be served, as one line; the exit code. */
@@ -624,11 +625,11 @@ walked:
 		 * by a name it has (find -samefile PATH). */
 		for (size_t i = 0; i < nlinks; i++) {
 			const struct coalesce_link *l = &links[i];
-			char ibuf[32] = "";
+			char ibuf[24] = "unknown";
 
 			if (l->ino)
-				snprintf(ibuf, sizeof ibuf, "; inode %llu", (unsigned long long)l->ino);
-			fprintf(c->err, "rescan needed: other names of %s (hard links: %u names, %u in this range%s)\n",
+				snprintf(ibuf, sizeof ibuf, "%llu", (unsigned long long)l->ino);
+			fprintf(c->err, "rescan needed: other names of %s (hard links: %u names, %u in this range; inode %s)\n",
 				l->path, l->nlink, l->known, ibuf);
 			code = CLI_EXIT_RESCAN;
 		}
