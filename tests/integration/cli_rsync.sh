@@ -121,6 +121,29 @@ fill "change delete $S/lag dir"
 recipe || fail "run after the lag"
 same_tree "run after the lag"
 
+note "a hard-linked file written through one name: the other name is copied too"
+echo one >"$S/hl1"; ln "$S/hl1" "$S/keep/hl2"
+fill "change create $S/hl1 fh=0a" "change create,link $S/keep/hl2 fh=0a"
+recipe || fail "run before the hard-link write"
+[ "$(cat "$D/keep/hl2")" = one ] || fail "hl2 not copied"
+echo two >>"$S/hl1"                   # keep/hl2 holds it too
+fill "change data $S/hl1 fh=0a nlink=2 ino=$(stat -c %i "$S/hl1")"
+"$H" changes --consumer offsite --coalesce --under "$S" >"$T/hl.out" 2>"$T/hl.err"; rc=$?
+[ $rc = 4 ] || { cat "$T/hl.err"; fail "a change of a file with an unknown name: exit $rc, not 4"; }
+grep -qxF "rescan needed: other names of $S/hl1 (hard links: 2 names, 1 in this range; inode $(stat -c %i "$S/hl1"))" \
+	"$T/hl.err" || { cat "$T/hl.err"; fail "no hard-link line"; }
+grep -qxF "$S/keep/hl2" "$T/hl.out" && fail "hl2 is in the list: the test proves nothing"
+recipe || fail "run after the hard-link write"
+[ "$(cat "$D/hl1" | tr '\n' ' ')" = "one two " ] || fail "hl1 on the far side: $(cat "$D/hl1")"
+[ "$(cat "$D/keep/hl2" | tr '\n' ' ')" = "one two " ] || fail "hl2 on the far side kept the old content: $(cat "$D/keep/hl2")"
+same_tree "run after the hard-link write"
+[ "$(acked)" = "$("$H" cursor)" ] || fail "the hard-link run did not ack"
+echo three >>"$S/keep/hl2"            # a record without the inode number
+fill "change data $S/keep/hl2 fh=0a nlink=2"
+recipe || fail "run after a hard-link write without an inode"
+[ "$(tail -n 1 "$D/hl1")" = three ] || fail "hl1 kept the old content (inode unknown)"
+same_tree "run after a hard-link write without an inode"
+
 note "an expired consumer: full copy"
 echo w >"$S/w"; fill "change create $S/w"
 rm "$S/e"; fill "change delete $S/e"
