@@ -1,15 +1,16 @@
 # Shared by tests/integration/backup_*.sh (source after tests/lib.sh).
 #   bk_setup                 loop ext4 TFS at $T/tfs (data in $S), journal on a
 #                            second loop ext4 ($J), a real hsm-tracker running;
-#                            $H is hsm-journal, exported as HSM_JOURNAL_DIR
+#                            $H is hsm-journal; HSM_JOURNAL_DIR is exported
+#   bk_start, bk_stop        start (wait for ready) or SIGTERM the tracker
 #   bk_seed                  sets SEED (HSMJ_SEED or random) and prints it
 #   bk_workload NOPS ROUND   the seeded random workload on $S (log in $T)
 #   bk_sync                  wait until the feed holds everything done so far
-#   bk_feed NAME OUTPREFIX   changes for consumer NAME under $S: OUTPREFIX.changed,
-#                            .deleted (paths0, relative to $S), .rescan (paths,
-#                            relative), .cursor; sets FEED_RC (0, 3 or 4)
+#   bk_recipe NAME           a recipe block of docs/BACKUP.md, as written
+#   bk_do NAME, bk_do_fails  run $T/NAME.sh, expecting success or failure
 #   bk_same A B WHAT         fail unless trees A and B are equal: types, contents,
 #                            modes, mtimes, symlink targets, hard-link groups
+#   bk_scenario              the rounds every backup test runs (see there)
 HELPERS=$HSMJ_BUILD/tests/helpers
 BK_HELPERS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 H=$BIN/hsm-journal
@@ -119,25 +120,6 @@ bk_sync() {
 	bk_alive
 }
 
-# Paths of the feed are absolute; the tools want them relative to $S.
-_bk_rel() { sed -z -e "s|^$S/||" -e "s|^$S\$|.|"; }
-
-bk_feed() { # NAME OUTPREFIX
-	local c=$1 o=$2 rc
-	"$H" changes --consumer "$c" --coalesce --under "$S" --format paths0 >"$o.abs" 2>"$o.err"
-	FEED_RC=$?
-	case $FEED_RC in 0 | 3 | 4) ;; *) cat "$o.err" >&2; fail "changes exited $FEED_RC" ;; esac
-	[ $FEED_RC = 3 ] && return 0
-	sed -n 's/^cursor: //p' "$o.err" >"$o.cursor"
-	[ -s "$o.cursor" ] || fail "no cursor from changes"
-	_bk_rel <"$o.abs" >"$o.changed"
-	"$H" changes --consumer "$c" --deleted --under "$S" --format paths0 2>/dev/null | _bk_rel >"$o.deleted"
-	rc=${PIPESTATUS[0]}
-	case $rc in 0 | 4) ;; *) fail "changes --deleted exited $rc" ;; esac
-	sed -n 's/^rescan needed: \(.*\) (.*) since .*/\1/p' "$o.err" >"$o.rescan"
-	return 0
-}
-
 # The manifest of a tree: one line per entry with its type, mode, size, mtime
 # (nanoseconds), symlink target and, for files, the SHA-256 of the contents;
 # then the hard-link groups (names sharing an inode). Directory sizes are
@@ -166,22 +148,6 @@ bk_same() { # A B WHAT
 	bk_manifest "$2" >"$T/m.b" || fail "manifest of $2"
 	[ -s "$T/m.a" ] || fail "$3: empty manifest of $1"
 	diff -u "$T/m.a" "$T/m.b" >"$T/m.diff" || { bk_keep_logs; head -n 40 "$T/m.diff" >&2; fail "$3: trees differ ($1 vs $2; seed $SEED)"; }
-}
-
-# The hard-link partners of changed files: every other name of a file with
-# more than one link, found by one walk of $S. A tool that copies one name of
-# a hard-linked file (rsync, tar) would otherwise leave the other names on the
-# far side with the old contents or no longer linked.
-bk_link_partners() { # CHANGED(paths0, relative) -> stdout paths0
-	local want
-	want=$(cd "$S" && tr '\0' '\n' <"$1" | while IFS= read -r p; do
-		[ -f "$p" ] && [ ! -L "$p" ] && stat -c '%h %i' -- "$p"
-	done | awk '$1 > 1 { print $2 }' | sort -u | tr '\n' ' ')
-	[ -n "$want" ] || return 0
-	(cd "$S" && find . -xdev -type f -links +1 -printf '%i %P\0') |
-		while IFS= read -r -d '' line; do
-			case " $want" in *" ${line%% *} "*) printf '%s\0' "${line#* }" ;; esac
-		done
 }
 
 # bk_recipe NAME: the code block that follows "<!-- recipe: NAME -->" in
