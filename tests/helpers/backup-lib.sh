@@ -249,5 +249,6 @@ bk_scenario() {
 		bk_check "after a failed run"
 	fi
 	bk_stop
+	! grep -E 'runtime error|Sanitizer' "$T/tracker.log" >&2 || fail "sanitizer report in the tracker log"
 	[ "$BK_MARKER_ROUNDS" = 0 ] || note "$BK_MARKER_ROUNDS of $rounds rounds had a rescan marker without downtime (the backup was checked after the rescan)"
 }
