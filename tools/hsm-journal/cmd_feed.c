@@ -31,10 +31,13 @@ struct feed_out {
 	enum fmt_output format;
 	struct table *table;
 	const char *under;    /* --under: only records about this tree */
-	struct coalesce *co;  /* every change record goes here (hard links; --coalesce) */
+	struct coalesce *co;  /* change records (names of hard-linked files; --coalesce) */
 	bool coalesced;       /* --coalesce or --deleted: print co's entries */
-	bool analysed;        /* co has the range already (the first of two walks) */
-	uint64_t bound;       /* the second walk stops after this JSN (0: none) */
+	bool feeding;         /* feed_record puts every change record into co */
+	bool learning;        /* learn_record does */
+	bool any_links;       /* a change showed a file with several links */
+	bool analysed;        /* co has the whole range, its links are known */
+	uint64_t bound;       /* later walks stop after this JSN (0: none) */
 	bool deleted_only;    /* --deleted */
 	uint64_t max_jsn;
 	struct seen_marker *markers;
@@ -221,21 +224,38 @@ static int emit_json(FILE *f, uint64_t jsn, const struct hsmj_record *r,
 	return rc;
 }
 
-/* The first of two walks (jsonl and table without --coalesce): the whole
- * range into co, so that each record printed in the second can say whether
- * its file has names the range does not know. */
-static int analyse_record(uint64_t jsn, const struct hsmj_record *r, void *arg)
+/* A walk that prints nothing: the end of the range, whether a change shows
+ * a file with several links, and (learning) every change record into co.
+ * Without --coalesce the names are followed only when a hard-linked file
+ * changed, so a plain read stays a stream. */
+static int learn_record(uint64_t jsn, const struct hsmj_record *r, void *arg)
 {
 	struct feed_out *o = arg;
-	int rc = 0;
+	int rc;
 
+	if (o->bound && jsn > o->bound)
+		return 1; /* past what the first walk saw */
 	if (jsn > o->max_jsn)
 		o->max_jsn = jsn;
-	if (r->kind == HSMJ_KIND_CHANGE && (rc = coalesce_add(o->co, jsn, r)) < 0) {
+	if (r->kind != HSMJ_KIND_CHANGE)
+		return 0;
+	if (coalesce_several_links(r))
+		o->any_links = true;
+	if (o->learning && (rc = coalesce_add(o->co, jsn, r)) < 0) {
 		o->err = rc;
 		return 1;
 	}
 	return 0;
+}
+
+/* hsmj_feed_walk, with a stop at o->bound being no error. */
+static int walk(struct hsmj *j, uint64_t since, hsmj_record_cb fn, struct feed_out *o)
+{
+	int rc = hsmj_feed_walk(j, since, fn, o);
+
+	if (rc == 1 && o->err)
+		return o->err;
+	return rc == 1 ? 0 : rc;
 }
 
 static int feed_record(uint64_t jsn, const struct hsmj_record *r, void *arg)
@@ -252,8 +272,10 @@ static int feed_record(uint64_t jsn, const struct hsmj_record *r, void *arg)
 	/* Every change record, in scope or not: a hard-linked file's names
 	 * outside --under are names the range knows (and a change through one
 	 * of them is a change of its names inside). */
-	if (!o->analysed && r->kind == HSMJ_KIND_CHANGE && (rc = coalesce_add(o->co, jsn, r)) < 0)
+	if (o->feeding && r->kind == HSMJ_KIND_CHANGE && (rc = coalesce_add(o->co, jsn, r)) < 0)
 		goto out;
+	if (r->kind == HSMJ_KIND_CHANGE && coalesce_several_links(r))
+		o->any_links = true;
 	if (!in_scope(o, r))
 		return 0;
 	/* Every marker in range counts, even one whose rescan-done follows: a
@@ -558,35 +580,36 @@ int cmd_changes(struct cli *c, int argc, char **argv)
 
 	/* Read the end first: everything up to it is visible to the walk. */
 	last_jsn = hsmj_last_jsn(j);
+	o.feeding = o.coalesced;
 	if (!o.coalesced && !fmt_output_is_paths(o.format)) {
 		/* Records printed one by one say what only the whole range
-		 * knows (other_names_unknown): read it twice. */
-		rc = hsmj_feed_walk(j, since.jsn, analyse_record, &o);
-		if (rc == 1 && o.err)
-			rc = o.err;
-		if (rc == 0)
-			rc = coalesce_links(o.co, &links, &nlinks);
-		if (rc < 0) {
-			o.err = rc;
-			goto walked;
+		 * knows (other_names_unknown): learn it first, following the
+		 * names only when a hard-linked file changed. */
+		rc = walk(j, since.jsn, learn_record, &o);
+		o.bound = o.max_jsn;
+		if (rc == 0 && o.any_links && o.max_jsn) {
+			o.learning = o.analysed = true;
+			rc = walk(j, since.jsn, learn_record, &o);
+			o.learning = false;
+			if (rc == 0)
+				rc = coalesce_links(o.co, &links, &nlinks);
 		}
-		o.analysed = true;
-		o.bound = o.max_jsn ? o.max_jsn : 1;
-		if (!o.max_jsn) /* nothing at all: a second walk has nothing to say */
-			goto walked;
+		if (rc == 0 && o.max_jsn)
+			rc = walk(j, since.jsn, feed_record, &o);
+	} else {
+		rc = walk(j, since.jsn, feed_record, &o);
+		if (rc == 0 && o.coalesced && (rc = emit_coalesced(&o)) < 0)
+			o.err = rc; /* an output error */
+		/* A data change of a file with names the range does not know:
+		 * the path list lacks them (--deleted lists no changed file). */
+		if (rc == 0 && !o.coalesced && o.any_links && o.max_jsn) {
+			o.bound = o.max_jsn;
+			o.learning = o.analysed = true;
+			rc = walk(j, since.jsn, learn_record, &o);
+		}
+		if (rc == 0 && (o.coalesced || o.analysed) && !o.deleted_only)
+			rc = coalesce_links(o.co, &links, &nlinks);
 	}
-	rc = hsmj_feed_walk(j, since.jsn, feed_record, &o);
-	if (rc == 1 && o.err)
-		rc = o.err;
-	if (rc == 1)
-		rc = 0; /* stopped at the first walk's end */
-	if (rc == 0 && o.coalesced && (rc = emit_coalesced(&o)) < 0)
-		o.err = rc;
-	/* A data change of a file with names the range does not know: the
-	 * path list lacks them (--deleted lists no changed files at all). */
-	if (rc == 0 && !o.deleted_only && (rc = coalesce_links(o.co, &links, &nlinks)) < 0)
-		o.err = rc;
-walked:
 	if (rc < 0) {
 		if (rc == -EIO && o.err)
 			cli_error(c, "writing output: %s", strerror(errno ? errno : EIO));

@@ -779,7 +779,7 @@ static int add_change(struct coalesce *co, uint64_t jsn, const struct hsmj_recor
 
 /* A content or attribute change of a regular file that says it has several
  * links. Not a rescan walk's record: the walk lists every name it finds. */
-static bool several_links(const struct hsmj_record *r)
+bool coalesce_several_links(const struct hsmj_record *r)
 {
 	return r->kind == HSMJ_KIND_CHANGE && r->path &&
 	       (r->reasons & (HSMJ_REASON_DATA | HSMJ_REASON_ATTRIB | HSMJ_REASON_XATTR)) &&
@@ -872,7 +872,7 @@ int coalesce_add(struct coalesce *co, uint64_t jsn, const struct hsmj_record *r)
 	co->cur_jsn = jsn;
 	co->links_done = false;
 	rc = add_record(co, jsn, r);
-	if (rc == 0 && several_links(r))
+	if (rc == 0 && coalesce_several_links(r))
 		rc = note_links(co, jsn, r);
 	return rc;
 }
@@ -981,7 +981,7 @@ static bool file_flagged(const struct coalesce *co, const struct hsmj_fhandle *f
 
 bool coalesce_names_unknown(const struct coalesce *co, const struct hsmj_record *r)
 {
-	if (!several_links(r))
+	if (!coalesce_several_links(r))
 		return false;
 	return r->fh.len ? file_flagged(co, &r->fh) : true;
 }

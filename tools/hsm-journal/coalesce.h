@@ -81,6 +81,10 @@ int coalesce_finish(struct coalesce *co, const struct coalesce_entry **out, size
  * JSN order; owned by co. 0 or -ENOMEM. May be called before or after
  * coalesce_finish, also without it. */
 int coalesce_links(struct coalesce *co, const struct coalesce_link **out, size_t *n);
+/* Does r count for that: a content or attribute change of a regular file
+ * that says it has several links? (Cheap: a reader that does not coalesce
+ * follows the names only when some record does.) */
+bool coalesce_several_links(const struct hsmj_record *r);
 /* Was r (a record given to coalesce_add) a change of such a file? Valid
  * after coalesce_links. */
 bool coalesce_names_unknown(const struct coalesce *co, const struct hsmj_record *r);
