@@ -87,5 +87,21 @@ t_wait_for 30 settled || fail "still in flight"
 recipe || fail "second run"
 same_tree "second run"
 
+note "third round: a hard-linked file (a, alink, linked before the range) written through one name"
+echo again >>"$S/alink"
+t_wait_for 30 settled || fail "still in flight"
+: >"$S/sentinel"
+in_feed() { "$H" changes --consumer offsite 2>/dev/null | grep -qxF "$S/sentinel"; }
+t_wait_for 10 in_feed || fail "sentinel not journaled"
+"$H" changes --consumer offsite --coalesce --under "$S" >"$T/hl.out" 2>"$T/hl.err"
+rc=$?
+[ $rc = 4 ] || { cat "$T/hl.out" "$T/hl.err"; fail "a write through one of two names: exit $rc, not 4"; }
+# the tracker says the link count (post stat) and the handle joins nothing else
+grep -qE "^rescan needed: other names of $S/(a|alink) \(hard links: 2 names, 1 in this range; inode $(stat -c %i "$S/a")\)\$" \
+	"$T/hl.err" || { cat "$T/hl.err"; fail "no hard-link line for a/alink"; }
+[ "$(grep -cxE "$S/(a|alink)" "$T/hl.out")" = 1 ] || { cat "$T/hl.out"; fail "not exactly one name of a/alink in the list"; }
+recipe || fail "third run"
+same_tree "third run (both names hold the new content)"
+
 kill -TERM "$TPID"; wait "$TPID" || fail "hsm-tracker exited with $? at SIGTERM"
 echo "PASS: cli_tracker"
