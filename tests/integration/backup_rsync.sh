@@ -28,6 +28,23 @@ bk_check() {
 	rsync -anc -H -@-1 --delete -i "$S/" "$D/" >"$T/dry" || fail "rsync -n failed"
 	[ ! -s "$T/dry" ] || { head "$T/dry" >&2; fail "$1: rsync -anc --delete would still change the copy (seed $SEED)"; }
 }
+# A round whose range holds a marker (not downtime) is copied with a rescan,
+# which would hide a name the list lacks. So first the same recipe without
+# its rescan step and without its ack runs on a copy of the mirror: the
+# names where that copy differs from the tree are what the marker covered
+# (0: the marker was not needed). Reported, not asserted: the marker is the
+# promised answer when the tracker could not name a change.
+sed -e '/# 4. rc 4:/,/done <"$tmp\/rescan"/d' -e 's/^hsm-journal ack .*/:/' "$T/inc.sh" >"$T/listonly.sh"
+! grep -q -- '--delete "$dir/"' "$T/listonly.sh" && ! grep -q '^hsm-journal ack' "$T/listonly.sh" ||
+	fail "could not take the rescan step out of the recipe"
+bk_before_rescan() {
+	rm -rf "$T/shadow"; cp -a "$D" "$T/shadow"
+	DST=$T/shadow sh "$T/listonly.sh" >/dev/null 2>&1 || fail "the list-only run failed"
+	bk_manifest "$S" >"$T/m.a"; bk_manifest "$T/shadow" >"$T/m.b"
+	note "round $1: without the rescan the list alone leaves $(diff "$T/m.a" "$T/m.b" | grep -c '^[<>]') manifest lines different"
+	diff "$T/m.a" "$T/m.b" | grep '^[<>]' | head -n 5 | sed 's/^/#   /'
+	rm -rf "$T/shadow"
+}
 bk_break() { mv "$D" "$D.away"; echo "not a directory" >"$D"; }
 bk_unbreak() { rm "$D"; mv "$D.away" "$D"; }
 
