@@ -333,7 +333,8 @@ def check(args):
                 # made while tracked, by data operations alone (no rename,
                 # link or create could have moved a name out of the feed):
                 # the intent protocol should have named it
-                if why == "data" and all(o["op"] in DATA_OPS for o in rops):
+                # (unless a record names another hard link of the file)
+                if why == "data" and all(o["op"] in DATA_OPS for o in rops) and not named_file(ids):
                     suspects.append(rel)
             continue
         last = max((o["end"] for o in rops), default=None)
