@@ -4,7 +4,9 @@
 # over a loop-mounted TFS with hsm-tracker running (journal on a second loop
 # mount), a crash at a random point, hsm-recover --rescan none, and a check
 # that every path that differs from the manifest taken before the workload
-# is in the feed read from the cursor taken before it.
+# is in the feed read from the cursor taken before it (tests/crash/oracle.py
+# says what covers a path); then hsm-recover --rescan auto and the check
+# again, with the walked markers covering only what is gone.
 #
 #   tests/crash/oracle.sh [--iterations N] [--fs ext4,xfs,btrfs]
 #                         [--modes kill,power] [--build DIR] [--seed S]
@@ -23,7 +25,8 @@
 #
 # HSMJ_SEED=S repeats a run (the same choices; timing differs). HSMJ_KEEP=1
 # keeps the work directory (images, journal, logs, manifests, feeds) when an
-# iteration fails. Exit 0: zero misses; 1: a miss or an error; 77: skipped.
+# iteration fails (HSMJ_KEEP=2: always). HSMJ_STRICT_LINKS=1: a path that
+# only another hard link of its file covers is a miss. Exit 0: zero misses; 1: a miss or an error; 77: skipped.
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 BUILD=$(cd "$HERE/../.." && pwd)/build
