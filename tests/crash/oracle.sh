@@ -57,7 +57,7 @@ ORACLE=$HERE/oracle.py
 [ -n "$SEED" ] || SEED=$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')
 echo "# crash oracle: seed $SEED (HSMJ_SEED=$SEED to repeat), $ITER iterations per filesystem, fs $FSLIST, modes $MODES"
 
-W= TPID= WPID= FAILED=0 SNAP=
+W='' TPID='' WPID='' FAILED=0 SNAP=''
 LOOPS=()
 note() { echo "# $*"; }
 die() { echo "FAIL: $*" >&2; FAILED=1; exit 1; }
