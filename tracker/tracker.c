@@ -1583,6 +1583,7 @@ static int stop(struct tracker *t, struct fan_batch *fb)
 	 * passed (covered) just before can land after settle's lease and stat;
 	 * it lands after this time, inside the marker. */
 	unmark_ns = hsmj_now_ns();
+	t->stopping = 1; /* settle makes no guards from here on */
 	/* Guards go (and no new ones are made while stopping): what they held
 	 * back lands after unmark_ns, inside the next start's marker. */
 	settle_guards_drop_all(t);
