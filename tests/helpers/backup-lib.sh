@@ -170,7 +170,9 @@ bk_recipe() {
 # Rounds: an initial tree and the full backup; HSMJ_BACKUP_ROUNDS rounds of
 # HSMJ_BACKUP_OPS operations each followed by the incremental; a round while
 # the tracker is stopped (exit 4: downtime marker); a round after the
-# consumer expired (exit 3: full); a failed run that must not ack.
+# consumer expired (exit 3: full); a failed run that must not ack; a run
+# during the workload (it may fail; the next one, on a quiet tree, must be
+# complete: changes during a run are in the next run's range).
 # bk_do NAME: run $T/NAME.sh (a recipe the test extracted with bk_recipe)
 bk_do() {
 	sh "$T/$1.sh" >"$T/$1.out" 2>&1 || { bk_keep_logs; cat "$T/$1.out" >&2; fail "recipe $1 failed (seed $SEED)"; }
@@ -210,6 +212,16 @@ bk_scenario() {
 		bk_check "round $r ($n net entries$how)"
 		note "round $r: $(grep -c . "$T/workload.$r.log") operations, $n net entries$how, backup equal"
 	done
+
+	note "a backup while the workload runs: may fail, never acks a partial copy; the next one is complete"
+	local wpid
+	t_bg wpid bash "$BK_HELPERS/backup-workload.sh" "$S" "$ops" "$((SEED + 50))"
+	sh "$T/inc.sh" >"$T/inc.busy.out" 2>&1 && note "  the run during the workload succeeded" ||
+		note "  the run during the workload failed (exit $?): retried"
+	wait "$wpid"
+	bk_sync
+	bk_do inc
+	bk_check "after a backup during the workload"
 
 	note "a round while the tracker is down: exit 4 (downtime marker), rescan"
 	bk_stop
