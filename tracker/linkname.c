@@ -142,3 +142,50 @@ int linkname_of_fd(int fd, const struct stat *st, const char *hint, char **out)
 	free(buf);
 	return r;
 }
+
+int linkname_by_handle(const char *mount, const struct hsmj_fhandle *fh, const struct stat *st,
+		       char **out)
+{
+	struct {
+		struct file_handle h;
+		unsigned char bytes[HSMJ_FH_MAX];
+	} hb;
+	char link[64], *buf = NULL;
+	int mfd, fd, r = -ENOENT;
+	ssize_t n;
+
+	*out = NULL;
+	if (!mount || fh->len == 0 || fh->len > HSMJ_FH_MAX)
+		return -ENOENT;
+	mfd = open(mount, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (mfd < 0)
+		return -ENOENT;
+	hb.h.handle_bytes = fh->len;
+	hb.h.handle_type = fh->type;
+	memcpy(hb.h.f_handle, fh->bytes, fh->len);
+	fd = open_by_handle_at(mfd, &hb.h, O_PATH | O_CLOEXEC);
+	close(mfd);
+	if (fd < 0)
+		return -ENOENT;
+	snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+	buf = malloc(HSMJ_PATH_MAX);
+	if (!buf) {
+		r = -ENOMEM;
+		goto out;
+	}
+	n = readlink(link, buf, HSMJ_PATH_MAX - 1);
+	if (n <= 0 || buf[0] != '/')
+		goto out;
+	buf[n] = '\0';
+	/* only a live name of this very file: never " (deleted)", never a
+	 * disconnected "/" */
+	if (!same_file(AT_FDCWD, buf, st))
+		goto out;
+	*out = buf;
+	buf = NULL;
+	r = 0;
+out:
+	free(buf);
+	close(fd);
+	return r;
+}

@@ -18,6 +18,7 @@
  *
  * Calling sequence:
  *   r = linkname_of_fd(fd, &st, intent_path, &path);
+ *   if (r == -ENOENT) r = linkname_by_handle(mount, &fh, &st, &path);
  *   0: path is the file's name now (malloc'd; the caller frees)
  *   LINKNAME_GONE: st_nlink is 0; path = the last name, suffix stripped
  *   -ENOENT: it has a name, but none we could find: the caller must not
@@ -25,6 +26,8 @@
  *   other -errno: readlink failed or out of memory.
  */
 #include <sys/stat.h>
+
+struct hsmj_fhandle;
 
 #define LINKNAME_GONE 1
 
@@ -35,5 +38,12 @@ int linkname_of_fd(int fd, const struct stat *st, const char *hint, char **out);
  * when the caller holds the text and the stat. */
 int linkname_resolve(const char *proc_text, const struct stat *st, const char *hint,
 		     char **out);
+/* Ask the kernel by file handle (open_by_handle_at(O_PATH) through a
+ * directory fd of the mount, no event): it hands back the inode's most
+ * recently made alias, which is the live name when that one is cached (a
+ * hard link made, or renamed, since). 0: *out is a name of st's file now;
+ * -ENOENT: no live name that way. */
+int linkname_by_handle(const char *mount, const struct hsmj_fhandle *fh, const struct stat *st,
+		       char **out);
 
 #endif

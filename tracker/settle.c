@@ -103,7 +103,7 @@ static void fill_common(struct tracker *t, struct hsmj_record *r, const struct c
  * is named by its other link (linkname.h); when that cannot be found,
  * *unresolved is set: no record may name it, a rescan marker says it
  * instead. The stored path is kept when the link cannot be read. */
-static void refresh_path(struct cov_entry *e, int *deleted, int *unresolved)
+static void refresh_path(struct tracker *t, struct cov_entry *e, int *deleted, int *unresolved)
 {
 	struct stat st;
 	char *p = NULL;
@@ -114,6 +114,14 @@ static void refresh_path(struct cov_entry *e, int *deleted, int *unresolved)
 		return;
 	*deleted = st.st_nlink == 0;
 	r = linkname_of_fd(e->fd, &st, e->path, &p);
+	if (r == -ENOENT) {
+		/* not in the directories we know: the kernel's newest alias
+		 * (a link made or renamed since is cached) */
+		int f = tracker_fs_index(t, (dev_t)e->dev);
+
+		if (f >= 0)
+			r = linkname_by_handle(t->fs[f].mount, &e->fh, &st, &p);
+	}
 	if (r == -ENOENT) {
 		*unresolved = 1;
 		log_warn("settle: %s: its other name cannot be found (link count %lu): "
@@ -161,7 +169,7 @@ static int add_records(struct tracker *t, struct settle_item *it)
 	struct hsmj_record r;
 	int rc = 0;
 
-	refresh_path(e, &it->deleted, &it->unresolved);
+	refresh_path(t, e, &it->deleted, &it->unresolved);
 	if (it->unresolved && (it->what == SETTLE_STILL_OPEN ||
 			       hsmj_stat_changed(&e->pre, &it->now)) &&
 	    (rc = add_unresolved_marker(t, e)) < 0)

@@ -8,7 +8,9 @@
 # it settled settles (the kernel dropped its ignore mark with the last link);
 # no record names "PATH (deleted)" (an fd's unlinked alias of a file that
 # still has another name): the data and attrib records name the other name,
-# or, when it cannot be found, an unresolved rescan marker stands instead.
+# (found in a known directory, or through the handle when it was made or
+# moved since), or, when it cannot be found, an unresolved rescan marker
+# stands instead; data records carry post.nlink.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../helpers/tracker-lib.sh"
 tr_setup
@@ -111,6 +113,22 @@ since_mark >&2
 since_mark | grep -q "^$TFS/u2/g	data" ||
 	tr_feed markers | awk -F'\t' -v p="$TFS" '$5 == "unresolved" && $7 == p' | grep -q . ||
 	fail "u2/g changed: neither a data record for it nor an unresolved rescan marker: $(tr_feed markers)"
+# The other name is made after the fd was opened (ln) and then moved to a
+# directory the tracker never knew the file in: the kernel's newest alias
+# (by handle) names it, so a data record for d2/g and no marker.
+mkdir "$TFS/m"
+echo one >"$TFS/m/f"; echo other >"$TFS/m/other"
+tr_wait_settled 10
+mark=$(tr_feed feed | tail -n 1 | cut -f1)
+echo more >>"$TFS/m/f"
+ln "$TFS/m/f" "$TFS/m/g"
+mv "$TFS/m/other" "$TFS/m/f"
+echo again >>"$TFS/m/g"
+mkdir "$TFS/m/d2"; mv "$TFS/m/g" "$TFS/m/d2/g"
+tr_wait_settled 10
+since_mark | grep -q "^$TFS/m/d2/g	data" || fail "no data record for m/d2/g: $(since_mark)"
+! tr_feed feed | awk -F'\t' -v m="$mark" '$1 > m && $5 == "unresolved"' | grep -q . ||
+	fail "an unresolved marker although m/d2/g could be named: $(tr_feed markers)"
 # Data records carry the post stat's link count (a consumer treats nlink > 1
 # as "other names unknown"): every one has post.nlink, and a file written
 # with two names says 2.
