@@ -755,18 +755,80 @@ uint64_t hsmj_batch_jsn(const struct hsmj_batch *b, int index)
 	return b->items[index].jsn;
 }
 
+#ifndef STATX_MNT_ID_UNIQUE
+#define STATX_MNT_ID_UNIQUE 0x00004000U /* Linux 6.8 */
+#endif
+
+static uint64_t mount_id_of(const char *path)
+{
+	struct statx stx;
+	if (statx(AT_FDCWD, path, AT_STATX_SYNC_AS_STAT, STATX_MNT_ID_UNIQUE, &stx) < 0 ||
+	    !(stx.stx_mask & STATX_MNT_ID_UNIQUE))
+		return 0;
+	return stx.stx_mnt_id;
+}
+
+static int boot_id_of(uint8_t out[16])
+{
+	char text[64];
+	int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, text, sizeof text - 1);
+	size_t o = 0;
+
+	if (fd >= 0)
+		close(fd);
+	if (n < 32)
+		return -EIO;
+	text[n] = 0;
+	for (ssize_t i = 0; i < n && o < 32; i++) {
+		char c = text[i];
+		int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+		if (c == '-')
+			continue;
+		if (d < 0)
+			return -EIO;
+		out[o / 2] = (uint8_t)(o % 2 ? out[o / 2] | d : d << 4);
+		o++;
+	}
+	return o == 32 ? 0 : -EIO;
+}
+
+int hsmj_fs_same_mount(const struct hsmj_fs_info *fs)
+{
+	static const uint8_t zero[16];
+	uint8_t boot[16];
+	uint64_t id;
+
+	if (!fs->mount_id || !memcmp(fs->boot_id, zero, sizeof zero))
+		return 0;
+	if (boot_id_of(boot) < 0 || memcmp(boot, fs->boot_id, sizeof boot))
+		return 0;
+	id = mount_id_of(fs->mount);
+	return id != 0 && id == fs->mount_id;
+}
+
 /* fs/<fsid>: fsid u64, first_seen i64, last_seen i64 (LE), then
- * u16 fstype length + bytes, u16 mount length + bytes. */
+ * u16 fstype length + bytes, u16 mount length + bytes, then (optional,
+ * absent in entries written before it existed) mount id u64 LE + boot id. */
+#define FS_TRAILER_LEN 24
 int hsmj_batch_put_fs(struct hsmj_batch *b, const struct hsmj_fs_info *fs)
 {
 	size_t tl = strnlen(fs->fstype, sizeof fs->fstype);
 	size_t ml = strnlen(fs->mount, sizeof fs->mount);
 	struct batch_item *it;
+	uint64_t mount_id = fs->mount_id;
+	uint8_t boot[16];
 	uint8_t *v;
 
 	if (tl == sizeof fs->fstype || ml == sizeof fs->mount || ml == 0)
 		return -EINVAL;
-	v = malloc(24 + 2 + tl + 2 + ml);
+	memcpy(boot, fs->boot_id, sizeof boot);
+	if (!mount_id) {
+		mount_id = mount_id_of(fs->mount);
+		if (boot_id_of(boot) < 0)
+			memset(boot, 0, sizeof boot);
+	}
+	v = malloc(24 + 2 + tl + 2 + ml + FS_TRAILER_LEN);
 	if (!v)
 		return -ENOMEM;
 	put_le64(v, fs->fsid);
@@ -778,6 +840,8 @@ int hsmj_batch_put_fs(struct hsmj_batch *b, const struct hsmj_fs_info *fs)
 	v[26 + tl] = (uint8_t)ml;
 	v[27 + tl] = (uint8_t)(ml >> 8);
 	memcpy(v + 28 + tl, fs->mount, ml);
+	put_le64(v + 28 + tl + ml, mount_id);
+	memcpy(v + 36 + tl + ml, boot, sizeof boot);
 	it = batch_push(b);
 	if (!it) {
 		free(v);
@@ -785,7 +849,7 @@ int hsmj_batch_put_fs(struct hsmj_batch *b, const struct hsmj_fs_info *fs)
 	}
 	it->op = OP_PUT_FS;
 	it->value = v;
-	it->value_len = 28 + tl + ml;
+	it->value_len = 28 + tl + ml + FS_TRAILER_LEN;
 	snprintf(it->fs_key, sizeof it->fs_key, KEY_FS_PREFIX "%016" PRIx64, fs->fsid);
 	b->count++;
 	return 0;
@@ -800,7 +864,8 @@ static int fs_decode(const uint8_t *v, size_t len, struct hsmj_fs_info *fs)
 	if (tl >= sizeof fs->fstype || 28 + tl > len)
 		return -EBADMSG;
 	ml = v[26 + tl] | (size_t)v[27 + tl] << 8;
-	if (ml == 0 || ml >= sizeof fs->mount || 28 + tl + ml != len)
+	if (ml == 0 || ml >= sizeof fs->mount ||
+	    (28 + tl + ml != len && 28 + tl + ml + FS_TRAILER_LEN != len))
 		return -EBADMSG;
 	memset(fs, 0, sizeof *fs);
 	fs->fsid = get_le64(v);
@@ -808,6 +873,10 @@ static int fs_decode(const uint8_t *v, size_t len, struct hsmj_fs_info *fs)
 	fs->last_seen_ns = (int64_t)get_le64(v + 16);
 	memcpy(fs->fstype, v + 26, tl);
 	memcpy(fs->mount, v + 28 + tl, ml);
+	if (len == 28 + tl + ml + FS_TRAILER_LEN) {
+		fs->mount_id = get_le64(v + 28 + tl + ml);
+		memcpy(fs->boot_id, v + 36 + tl + ml, sizeof fs->boot_id);
+	}
 	if (memchr(fs->fstype, 0, tl) || memchr(fs->mount, 0, ml))
 		return -EBADMSG;
 	return 0;

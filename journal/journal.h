@@ -140,9 +140,18 @@ struct hsmj_fs_info {
 	char mount[HSMJ_PATH_MAX];
 	int64_t first_seen_ns;
 	int64_t last_seen_ns;
+	/* Which mount, in which boot, the entry was written under (0: unknown).
+	 * Filled by hsmj_batch_put_fs when 0. */
+	uint64_t mount_id;          /* statx STATX_MNT_ID_UNIQUE: never reused */
+	uint8_t boot_id[16];        /* /proc/sys/kernel/random/boot_id */
 };
 /* Record (or refresh) a tracked filesystem in the same write as the batch. */
 int hsmj_batch_put_fs(struct hsmj_batch *b, const struct hsmj_fs_info *fs);
+/* 1 if the filesystem is still mounted at fs->mount by the very mount, in the
+ * same boot, that fs describes: its page cache was never lost, so a stat
+ * taken now shows every change made since (a remount or a power cut can keep
+ * new data with old timestamps after an fdatasync). 0 if not, or unknown. */
+int hsmj_fs_same_mount(const struct hsmj_fs_info *fs);
 typedef int (*hsmj_fs_cb)(const struct hsmj_fs_info *fs, void *arg);
 int hsmj_fs_walk(struct hsmj *j, hsmj_fs_cb cb, void *arg);
 

@@ -47,6 +47,10 @@ static void settle_found(struct recover_decision *d, const struct hsmj_record *i
 		d->reasons = HSMJ_REASON_RECOVERED | HSMJ_REASON_DATA;
 		/* Changed, and nobody can say under which name now. */
 		d->unlocated = lk->path_unknown;
+	} else if (lk->cache_lost) {
+		/* Equal, but after a remount or a reboot that is no proof. */
+		d->outcome = RECOVER_UNVERIFIABLE;
+		d->reasons = HSMJ_REASON_RECOVERED | HSMJ_REASON_DATA;
 	} else {
 		d->outcome = RECOVER_UNCHANGED;
 		d->reasons = 0;

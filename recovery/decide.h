@@ -57,6 +57,10 @@ struct recover_lookup {
 	 * disconnected dentry, and the kernel cannot name it). path then holds
 	 * the stored path as it reads where the filesystem is mounted now. */
 	int path_unknown;
+	/* The filesystem was mounted again (or the machine restarted) since the
+	 * intent: data made durable by fdatasync can survive a power cut with the
+	 * old size and timestamps, so an equal stat proves nothing. */
+	int cache_lost;
 };
 
 struct recover_stat_source {

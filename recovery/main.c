@@ -275,7 +275,7 @@ summary:
 		printf("rescan: %" PRIu64 " entries walked, %" PRIu64 " change records\n",
 		       run.counts.walked, run.counts.rescan_records);
 	if (run.counts.unverifiable)
-		printf("%" PRIu64 " intents could not be checked (filesystem not mounted, or an I/O or "
+		printf("%" PRIu64 " intents could not be checked (filesystem not mounted, mounted again since, or an I/O or "
 		       "permission error): recorded as changed\n", run.counts.unverifiable);
 	if (run.counts.errors)
 		rc = EXIT_ERR;

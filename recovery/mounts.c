@@ -175,6 +175,9 @@ static int load_one(const struct hsmj_fs_info *fs, void *arg)
 		}
 	}
 	snprintf(mt->path, sizeof mt->path, "%s", want);
+	/* Only the very mount the intents were made under still has their
+	 * writes' timestamps in its page cache. */
+	mt->same_mount = !mt->overridden && hsmj_fs_same_mount(fs) == 1;
 	r = open_dir_fsid(want, &mt->fd, &got, &mt->dev, &mt->mnt_id);
 	if (r < 0) {
 		notef(c->note, c->arg, "filesystem %016" PRIx64 " (%s): cannot open %s: %s",

@@ -34,6 +34,7 @@ struct recover_mount {
 	dev_t dev;                    /* st_dev of the mount's root (when fd >= 0) */
 	uint64_t mnt_id;              /* statx mount id of the mount (0: unknown) */
 	int overridden;               /* path came from --mount */
+	int same_mount;               /* mounted by the mount the journal recorded, this boot */
 	int discovered;               /* not in the journal: found through an intent's path */
 };
 

@@ -206,6 +206,7 @@ static int by_handle(void *ctx, const struct hsmj_record *intent, struct recover
 		goto out;
 	}
 	recover_stat_from_statx(&sx, &out->st);
+	out->cache_lost = !mt->same_mount;
 	out->path[0] = '\0';
 	if (sx.stx_nlink > 0 &&
 	    !current_name(fd, mt, intent, makedev(sx.stx_dev_major, sx.stx_dev_minor), sx.stx_ino,
@@ -240,6 +241,7 @@ static int by_path(void *ctx, const struct hsmj_record *intent, struct recover_l
 	if (!on_mount(&sx, mt))
 		return -EXDEV;
 	recover_stat_from_statx(&sx, &out->st);
+	out->cache_lost = !mt->same_mount;
 	return 0;
 }
 

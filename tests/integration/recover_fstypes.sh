@@ -64,14 +64,17 @@ for fstype in ext4 xfs btrfs; do
 	"$BIN/hsm-recover" --journal "$J" --mount "$fsid=$N" --rescan full -v >"$T/$fstype.out" 2>&1 ||
 		{ cat "$T/$fstype.out"; fail "$fstype: hsm-recover"; }
 	cat "$T/$fstype.out"
-	grep -q "recovered $nintents intents: $nchanged changed, 1 unchanged, 1 gone, 0 unverifiable; markers: 2 written, 2 resolved, 0 open" \
+	# keep is untouched, but the filesystem was mounted again since its
+	# intent: an equal stat is no proof then (a power cut can keep data made
+	# durable by fdatasync with the old timestamps), so it counts as changed.
+	grep -q "recovered $nintents intents: $nchanged changed, 0 unchanged, 1 gone, 1 unverifiable; markers: 2 written, 2 resolved, 0 open" \
 		"$T/$fstype.out" ||
 		fail "$fstype: unexpected outcomes"
-	grep -q "keep: unchanged via handle" "$T/$fstype.out" || fail "$fstype: the handle did not open"
+	grep -q "keep: unverifiable via handle" "$T/$fstype.out" || fail "$fstype: the handle did not open"
 	[ "$(recovered "$J" "$N/d/mod")" = "data,recovered" ] || fail "$fstype: mod not recorded at its new place"
 	[ "$(recovered "$J" "$N/d/moved2")" = "data,recovered" ] || fail "$fstype: moved2 not recorded"
 	[ "$(recovered "$J" "$N/d/del")" = "delete,recovered" ] || fail "$fstype: del not recorded as deleted"
-	[ -z "$(recovered "$J" "$N/d/keep")" ] || fail "$fstype: keep reported"
+	[ "$(recovered "$J" "$N/d/keep")" = "data,recovered" ] || fail "$fstype: keep not recorded (remounted: no proof)"
 	[ "$(recovered "$J" "$N/d/far")" = "data,recovered" ] || fail "$fstype: far not recorded at its old path"
 	dump "$J" | grep -q "^feed [0-9]* rescan reasons=- cause=unresolved .* $N\$" ||
 		fail "$fstype: no unresolved marker for the file that moved away"

@@ -21,6 +21,7 @@ struct fake {
 	int handle_path_unknown;
 	int path_ret;
 	struct hsmj_stat path_st;
+	int cache_lost; /* remounted or rebooted since the intent */
 	int handle_calls, path_calls;
 };
 
@@ -33,6 +34,7 @@ static int fake_by_handle(void *ctx, const struct hsmj_record *in, struct recove
 		out->st = f->handle_st;
 		snprintf(out->path, sizeof out->path, "%s", f->handle_path ? f->handle_path : "");
 		out->path_unknown = f->handle_path_unknown;
+		out->cache_lost = f->cache_lost;
 	}
 	return f->handle_ret;
 }
@@ -44,6 +46,7 @@ static int fake_by_path(void *ctx, const struct hsmj_record *in, struct recover_
 	if (f->path_ret == 0) {
 		out->st = f->path_st;
 		snprintf(out->path, sizeof out->path, "%s", in->path ? in->path : "");
+		out->cache_lost = f->cache_lost;
 	}
 	return f->path_ret;
 }
@@ -99,6 +102,33 @@ static void test_unchanged_settles(void **state)
 	assert_int_equal(dec.unlocated, 0);
 	assert_int_equal(f.path_calls, 0); /* the handle was enough */
 	assert_string_equal(dec.path, "/mnt/x/a");
+	hsmj_record_release(&in);
+}
+
+/* After a remount or a reboot an equal stat is no proof (a power cut can keep
+ * data made durable by fdatasync with the old size and timestamps): the
+ * intent is recorded as changed, through the handle and through the path. */
+static void test_equal_stat_after_remount_is_unverifiable(void **state)
+{
+	struct hsmj_record in;
+	struct fake f;
+	(void)state;
+
+	setup_case(&in, &f);
+	f.cache_lost = 1;
+	decide(&f, &in, &dec);
+	assert_int_equal(dec.outcome, RECOVER_UNVERIFIABLE);
+	assert_int_equal(dec.reasons, HSMJ_REASON_RECOVERED | HSMJ_REASON_DATA);
+	assert_int_equal(dec.via, RECOVER_VIA_HANDLE);
+
+	f.handle_ret = -EOPNOTSUPP; /* no usable handle: the path decides */
+	decide(&f, &in, &dec);
+	assert_int_equal(dec.outcome, RECOVER_UNVERIFIABLE);
+	assert_int_equal(dec.via, RECOVER_VIA_PATH);
+
+	f.cache_lost = 0; /* the same mount: the equal stat is proof */
+	decide(&f, &in, &dec);
+	assert_int_equal(dec.outcome, RECOVER_UNCHANGED);
 	hsmj_record_release(&in);
 }
 
@@ -417,6 +447,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_unchanged_settles),
+		cmocka_unit_test(test_equal_stat_after_remount_is_unverifiable),
 		cmocka_unit_test(test_each_field_changes),
 		cmocka_unit_test(test_mode_only_is_unchanged),
 		cmocka_unit_test(test_handle_proves_generation),
