@@ -19,7 +19,8 @@ static void usage(FILE *f)
 		"usage: hsm-tracker --journal DIR --watch MOUNT [--watch MOUNT...]\n"
 		"                   [--fail-mode closed|open] [--settle-delay SEC]\n"
 		"                   [--heartbeat SEC] [--max-covered N] [--recover-path PATH]\n"
-		"                   [--no-supervise] [-v]\n"
+		"                   [--trim-interval SEC] [--keep DUR] [--max-age DUR]\n"
+		"                   [--max-records N] [--no-supervise] [-v]\n"
 		"Records a durable intent in the journal before any modification of a\n"
 		"regular file on the watched filesystems is allowed (fanotify pre-content\n"
 		"events). Runs in the foreground; stop it with SIGTERM.\n"
@@ -33,10 +34,42 @@ static void usage(FILE *f)
 		"  --max-covered N    files covered at once (default 65536)\n"
 		"  --recover-path PATH  hsm-recover to run at start after a crash (default: the\n"
 		"                     one next to this program)\n"
+		"  --trim-interval SEC  how often to apply retention (default 3600; 0: never)\n"
+		"  --keep DUR         keep records every consumer acknowledged this long\n"
+		"                     (default 7d; DUR: seconds, or with s, m, h or d)\n"
+		"  --max-age DUR      trim older records even if unacknowledged (default 90d;\n"
+		"                     0: no ceiling); that consumer's cursor expires\n"
+		"  --max-records N    keep at most N feed records (default 50000000; 0: no ceiling)\n"
 		"  --no-supervise     one process: no supervisor holding the groups across a\n"
 		"                     crash of the worker (for debugging)\n"
 		"  -v, --verbose      more log lines (repeat for debug)\n"
 		"  --help, --version\n");
+}
+
+/* "90", "30s", "15m", "12h", "7d" (up to 100 years). */
+static int parse_duration(const char *s, int64_t *out_ns)
+{
+	char *end;
+	double v, unit = 1;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || !isfinite(v) || v < 0)
+		return -EINVAL;
+	if (*end && end[1])
+		return -EINVAL;
+	switch (*end) {
+	case '\0': case 's': break;
+	case 'm': unit = 60; break;
+	case 'h': unit = 3600; break;
+	case 'd': unit = 86400; break;
+	default: return -EINVAL;
+	}
+	v *= unit;
+	if (v > 100.0 * 365 * 86400)
+		return -EINVAL;
+	*out_ns = (int64_t)(v * 1e9);
+	return 0;
 }
 
 static int parse_seconds(const char *s, int64_t *out_ns)
@@ -63,6 +96,10 @@ int main(int argc, char **argv)
 		{ "max-covered", required_argument, NULL, 'm' },
 		{ "recover-path", required_argument, NULL, 'r' },
 		{ "no-supervise", no_argument, NULL, 'S' },
+		{ "trim-interval", required_argument, NULL, 'T' },
+		{ "keep", required_argument, NULL, 'K' },
+		{ "max-age", required_argument, NULL, 'A' },
+		{ "max-records", required_argument, NULL, 'R' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -131,6 +168,36 @@ int main(int argc, char **argv)
 		case 'S':
 			supervise = 0;
 			break;
+		case 'T':
+			if (parse_seconds(optarg, &o.trim_interval_ns) < 0) {
+				fprintf(stderr, "hsm-tracker: --trim-interval: not a number of seconds: '%s'\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'K':
+		case 'A': {
+			int64_t *dst = c == 'K' ? &o.retention.keep_ns : &o.retention.max_age_ns;
+			if (parse_duration(optarg, dst) < 0) {
+				fprintf(stderr, "hsm-tracker: --%s: not a duration (90, 30s, 15m, 12h, 7d): '%s'\n",
+					c == 'K' ? "keep" : "max-age", optarg);
+				return 2;
+			}
+			break;
+		}
+		case 'R': {
+			char *end;
+			unsigned long long v;
+
+			errno = 0;
+			v = strtoull(optarg, &end, 10);
+			if (errno || end == optarg || *end || optarg[0] == '-') {
+				fprintf(stderr, "hsm-tracker: --max-records: not a count: '%s'\n", optarg);
+				return 2;
+			}
+			o.retention.max_records = v;
+			break;
+		}
 		case 'v':
 			if (level < LOG_LEVEL_DEBUG)
 				level++;

@@ -72,6 +72,8 @@ void tracker_opts_init(struct tracker_opts *o)
 	o->settle_delay_ns = 5 * 1000000000LL;
 	o->heartbeat_ns = 2 * 1000000000LL;
 	o->max_covered = 65536;
+	o->trim_interval_ns = 3600 * 1000000000LL;
+	hsmj_retention_default(&o->retention);
 }
 
 int64_t tracker_mono_ns(void)
@@ -937,6 +939,28 @@ static void heartbeat(struct tracker *t, unsigned char *buf, size_t cap)
 	}
 }
 
+/* Retention: `hsm-journal trim` cannot run while we hold the journal, so the
+ * tracker applies the same policy itself. A trim is one synced write. */
+static void trim_journal(struct tracker *t)
+{
+	uint64_t through = 0;
+	long n;
+	int rc = hsmj_retention_point(t->j, &t->opts.retention, hsmj_now_ns(), &through);
+
+	if (rc < 0) {
+		log_warn("trim: %s (%s)", strerror(-rc), hsmj_last_error(t->j));
+		return;
+	}
+	if (through <= hsmj_trimmed_through(t->j))
+		return;
+	n = hsmj_trim(t->j, through);
+	if (n < 0)
+		log_warn("trim through JSN %" PRIu64 ": %s (%s)", through, strerror((int)-n),
+			 hsmj_last_error(t->j));
+	else
+		log_info("trimmed %ld records through JSN %" PRIu64, n, through);
+}
+
 static void on_timer(struct tracker *t, int timer_fd, uint64_t watchdog_usec,
 		     unsigned char *buf, size_t cap)
 {
@@ -949,6 +973,10 @@ static void on_timer(struct tracker *t, int timer_fd, uint64_t watchdog_usec,
 	settle_run(t, 0);
 	notify_markers_owed(t);
 	resolve_phantoms(t);
+	if (t->opts.trim_interval_ns && now - t->last_trim_ns >= t->opts.trim_interval_ns) {
+		trim_journal(t);
+		t->last_trim_ns = now;
+	}
 	if (now - t->last_heartbeat_ns >= t->opts.heartbeat_ns) {
 		heartbeat(t, buf, cap);
 		t->last_heartbeat_ns = now;

@@ -22,6 +22,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include "journal.h"
+#include "retention.h"
 #include "coverage.h"
 
 #define TRACKER_MAX_WATCH 32
@@ -37,6 +38,8 @@ struct tracker_opts {
 	int64_t heartbeat_ns;
 	size_t max_covered;
 	const char *recover_path;  /* hsm-recover to run at start; NULL: next to us */
+	int64_t trim_interval_ns;  /* how often to apply retention (0: never) */
+	struct hsmj_retention retention;
 };
 
 struct watched_fs {
@@ -91,6 +94,7 @@ struct tracker {
 	pid_t self;
 	int stopping;
 	int64_t last_heartbeat_ns;    /* CLOCK_MONOTONIC, like the two below */
+	int64_t last_trim_ns;
 	int64_t last_status_ns;
 	int64_t last_watchdog_ns;
 	int heartbeat_failing;
