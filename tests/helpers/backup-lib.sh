@@ -215,7 +215,8 @@ bk_scenario() {
 
 	note "a backup while the workload runs: may fail, never acks a partial copy; the next one is complete"
 	local wpid
-	t_bg wpid bash "$BK_HELPERS/backup-workload.sh" "$S" "$ops" "$((SEED + 50))"
+	t_bg wpid bash -c 'exec bash "$1" "$2" "$3" "$4" >"$5" 2>&1' sh \
+		"$BK_HELPERS/backup-workload.sh" "$S" "$ops" "$((SEED + 50))" "$T/workload.50.log"
 	sh "$T/inc.sh" >"$T/inc.busy.out" 2>&1 && note "  the run during the workload succeeded" ||
 		note "  the run during the workload failed (exit $?): retried"
 	wait "$wpid"
