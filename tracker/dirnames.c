@@ -47,7 +47,7 @@ struct dirnames {
 	struct dn_move last_move;
 };
 
-static uint32_t dn_hash(const struct dirnames_fh *k)
+uint32_t dirnames_fh_hash(const struct dirnames_fh *k)
 {
 	uint32_t h = 2166136261u;
 	unsigned char head[16];
@@ -63,7 +63,7 @@ static uint32_t dn_hash(const struct dirnames_fh *k)
 	return h;
 }
 
-static bool dn_equal(const struct dirnames_fh *a, const struct dirnames_fh *b)
+int dirnames_fh_equal(const struct dirnames_fh *a, const struct dirnames_fh *b)
 {
 	return a->fsid == b->fsid && a->type == b->type && a->len == b->len &&
 	       memcmp(a->bytes, b->bytes, a->len) == 0;
@@ -129,7 +129,7 @@ static struct dn_ent *dn_find(const struct dirnames *d, const struct dirnames_fh
 	struct dn_ent *e;
 
 	for (e = d->buckets[hash & (d->nbuckets - 1)]; e; e = e->hnext)
-		if (e->hash == hash && dn_equal(&e->dir, k))
+		if (e->hash == hash && dirnames_fh_equal(&e->dir, k))
 			return e;
 	return NULL;
 }
@@ -158,7 +158,7 @@ void dirnames_forget_moves(struct dirnames *d)
 static int note(struct dirnames *d, const struct dirnames_fh *dir,
 		const struct dirnames_fh *parent, const char *name, bool final, bool certain)
 {
-	uint32_t hash = dn_hash(dir);
+	uint32_t hash = dirnames_fh_hash(dir);
 	struct dn_ent *e, *old;
 	size_t nl;
 
@@ -241,7 +241,7 @@ static bool is_move_victim(const struct dirnames *d, const struct fid_event *ev,
 	return d->last_move.valid && d->last_move.pid == ev->pid &&
 	       (ev->mask & FAN_ONDIR) && (ev->mask & FAN_ATTRIB) && !(ev->mask & ~self_bits) &&
 	       ev->dir.info_type && ev->dir.name && strcmp(ev->dir.name, ".") == 0 &&
-	       victim->fsid == d->last_move.dir.fsid && !dn_equal(victim, &d->last_move.dir);
+	       victim->fsid == d->last_move.dir.fsid && !dirnames_fh_equal(victim, &d->last_move.dir);
 }
 
 int dirnames_scan(struct dirnames *d, const void *buf, size_t len)
@@ -309,7 +309,7 @@ int dirnames_resolve(struct dirnames *d, const struct dirnames_fh *dir,
 	int r;
 
 	for (;;) {
-		struct dn_ent *e = dn_find(d, &cur, dn_hash(&cur));
+		struct dn_ent *e = dn_find(d, &cur, dirnames_fh_hash(&cur));
 
 		/* A directory seen removed is gone for good (handles are never
 		 * reused): asking the kernel would only cost a failed lookup. */

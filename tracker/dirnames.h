@@ -44,6 +44,10 @@ struct dirnames_fh {
 	const unsigned char *bytes;
 };
 
+/* Hash and equality of handles, for the tables that key on them. */
+uint32_t dirnames_fh_hash(const struct dirnames_fh *k);
+int dirnames_fh_equal(const struct dirnames_fh *a, const struct dirnames_fh *b);
+
 struct dirnames;
 
 int dirnames_new(size_t capacity, struct dirnames **out);

@@ -212,28 +212,6 @@ static struct dirnames_fh key_of_fhandle(const struct hsmj_fhandle *fh)
 	return k;
 }
 
-static uint32_t key_hash(const struct dirnames_fh *k)
-{
-	uint32_t h = 2166136261u;
-	unsigned char head[16];
-	size_t i;
-
-	memcpy(head, &k->fsid, 8);
-	memcpy(head + 8, &k->type, 4);
-	memcpy(head + 12, &k->len, 4);
-	for (i = 0; i < sizeof(head); i++)
-		h = (h ^ head[i]) * 16777619u;
-	for (i = 0; i < k->len; i++)
-		h = (h ^ k->bytes[i]) * 16777619u;
-	return h;
-}
-
-static bool key_equal(const struct dirnames_fh *a, const struct dirnames_fh *b)
-{
-	return a->fsid == b->fsid && a->type == b->type && a->len == b->len &&
-	       memcmp(a->bytes, b->bytes, a->len) == 0;
-}
-
 static void fhandle_from_object(struct hsmj_fhandle *fh, const struct fid_object *o)
 {
 	memset(fh, 0, sizeof(*fh));
@@ -288,7 +266,7 @@ static struct dcache_ent *dcache_find(struct dcache *c, const struct dirnames_fh
 	for (e = c->buckets[hash % DCACHE_BUCKETS]; e; e = e->hnext) {
 		struct dirnames_fh ek = { e->fsid, e->type, e->len, e->bytes };
 
-		if (e->hash == hash && key_equal(&ek, k))
+		if (e->hash == hash && dirnames_fh_equal(&ek, k))
 			return e;
 	}
 	return NULL;
@@ -297,7 +275,7 @@ static struct dcache_ent *dcache_find(struct dcache *c, const struct dirnames_fh
 /* A copy of the cached path of k, or NULL (miss or no memory). */
 static char *dcache_get(struct dcache *c, const struct dirnames_fh *k)
 {
-	struct dcache_ent *e = dcache_find(c, k, key_hash(k));
+	struct dcache_ent *e = dcache_find(c, k, dirnames_fh_hash(k));
 
 	if (!e)
 		return NULL;
@@ -309,7 +287,7 @@ static char *dcache_get(struct dcache *c, const struct dirnames_fh *k)
 /* Remember k -> path. Failure to allocate only costs a later lookup. */
 static void dcache_put(struct dcache *c, const struct dirnames_fh *k, const char *path)
 {
-	uint32_t hash = key_hash(k);
+	uint32_t hash = dirnames_fh_hash(k);
 	struct dcache_ent *e;
 	char *copy;
 
@@ -346,7 +324,7 @@ static void dcache_put(struct dcache *c, const struct dirnames_fh *k, const char
 
 static void dcache_drop(struct dcache *c, const struct dirnames_fh *k)
 {
-	struct dcache_ent *e = dcache_find(c, k, key_hash(k));
+	struct dcache_ent *e = dcache_find(c, k, dirnames_fh_hash(k));
 
 	if (e)
 		dcache_remove(c, e);
@@ -620,7 +598,7 @@ static int resolve_dir(struct handle_ctx *ctx, const struct dirnames_fh *k, bool
 		return lookup_live(ctx->g, k, out);
 	/* The same unnamed directory again (the next file of a tree whose top
 	 * was lost to an overflow): nothing new was read that could name it. */
-	if (ctx->ra_gave_up && ctx->unnamed_at == ctx->ra_total && key_equal(&last, k))
+	if (ctx->ra_gave_up && ctx->unnamed_at == ctx->ra_total && dirnames_fh_equal(&last, k))
 		return -ESTALE;
 	for (;;) {
 		/* Named from memory (1): not cached, memory is as quick. */
@@ -869,7 +847,7 @@ static struct link_event *find_link(struct handle_ctx *ctx, const struct hsmj_fh
 	for (i = 0; i < ctx->nlinks; i++) {
 		struct dirnames_fh lk = key_of_fhandle(&ctx->links[i].fh);
 
-		if (key_equal(&k, &lk))
+		if (dirnames_fh_equal(&k, &lk))
 			return &ctx->links[i];
 	}
 	return NULL;

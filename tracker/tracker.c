@@ -354,29 +354,45 @@ static void batch_take_event(struct tracker *t, struct fan_batch *fb, const stru
 
 /* Fail-open: a durable rescan marker for each filesystem involved before
  * the accesses pass without an intent. */
+/* Commit one rescan marker per watched filesystem (only those with want[f]
+ * set, when want is given): cause, changes since since_ns, until now when
+ * until_now. Shares the batch's commit; the batch is cleared after. */
+static int commit_fs_markers(struct tracker *t, const int *want, enum hsmj_rescan_cause cause,
+			     int64_t since_ns, int until_now)
+{
+	int64_t now = hsmj_now_ns();
+	struct hsmj_record r;
+	int rc = 0;
+
+	for (size_t f = 0; f < t->nfs && rc >= 0; f++) {
+		if (want && !want[f])
+			continue;
+		hsmj_record_init(&r, HSMJ_KIND_RESCAN);
+		r.time_ns = now;
+		r.since_ns = since_ns;
+		if (until_now)
+			r.until_ns = now;
+		r.epoch_jsn = t->epoch_jsn;
+		r.cause = cause;
+		r.fh.fsid = t->fs[f].fsid;
+		rc = hsmj_record_set_path(&r, t->fs[f].mount);
+		if (rc >= 0)
+			rc = hsmj_batch_add(t->batch, &r);
+		hsmj_record_release(&r);
+	}
+	rc = rc >= 0 ? tracker_commit(t) : rc;
+	hsmj_batch_clear(t->batch);
+	return rc;
+}
+
 static void fail_open_markers(struct tracker *t, struct fan_batch *fb)
 {
 	int want[TRACKER_MAX_WATCH] = { 0 };
-	struct hsmj_record r;
-	int r2 = 0;
+	int r2;
 
 	for (size_t i = 0; i < fb->nintents; i++)
 		want[fb->intents[i].fs] = 1;
-	for (size_t f = 0; f < t->nfs && r2 >= 0; f++) {
-		if (!want[f])
-			continue;
-		hsmj_record_init(&r, HSMJ_KIND_RESCAN);
-		r.time_ns = r.since_ns = hsmj_now_ns();
-		r.epoch_jsn = t->epoch_jsn;
-		r.cause = HSMJ_CAUSE_FAIL_OPEN;
-		r.fh.fsid = t->fs[f].fsid;
-		r2 = hsmj_record_set_path(&r, t->fs[f].mount);
-		if (r2 >= 0)
-			r2 = hsmj_batch_add(t->batch, &r);
-		hsmj_record_release(&r);
-	}
-	r2 = r2 >= 0 ? tracker_commit(t) : r2;
-	hsmj_batch_clear(t->batch);
+	r2 = commit_fs_markers(t, want, HSMJ_CAUSE_FAIL_OPEN, hsmj_now_ns(), 0);
 	if (r2 < 0)
 		log_err("FAIL-OPEN: even the rescan marker could not be written (%s): "
 			"%zu accesses pass UNRECORDED",
@@ -531,27 +547,10 @@ static void lease_markers_owed(struct tracker *t);
 
 static void notify_markers_owed(struct tracker *t)
 {
-	struct hsmj_record r;
-	int rc = 0;
-
 	lease_markers_owed(t);
 	if (!t->notify_lost_since_ns)
 		return;
-	for (size_t f = 0; f < t->nfs && rc >= 0; f++) {
-		hsmj_record_init(&r, HSMJ_KIND_RESCAN);
-		r.time_ns = hsmj_now_ns();
-		r.since_ns = t->notify_lost_since_ns;
-		r.epoch_jsn = t->epoch_jsn;
-		r.cause = HSMJ_CAUSE_OVERFLOW;
-		r.fh.fsid = t->fs[f].fsid;
-		rc = hsmj_record_set_path(&r, t->fs[f].mount);
-		if (rc >= 0)
-			rc = hsmj_batch_add(t->batch, &r);
-		hsmj_record_release(&r);
-	}
-	rc = rc >= 0 ? tracker_commit(t) : rc;
-	hsmj_batch_clear(t->batch);
-	if (rc >= 0) {
+	if (commit_fs_markers(t, NULL, HSMJ_CAUSE_OVERFLOW, t->notify_lost_since_ns, 0) >= 0) {
 		log_notice("rescan markers written for the namespace records lost earlier");
 		t->notify_lost_since_ns = 0;
 	}
@@ -562,26 +561,9 @@ static void notify_markers_owed(struct tracker *t)
  * fail-open) from when the break was seen, as soon as the journal takes it. */
 static void lease_markers_owed(struct tracker *t)
 {
-	struct hsmj_record r;
-	int rc = 0;
-
 	if (!t->lease_lost_since_ns)
 		return;
-	for (size_t f = 0; f < t->nfs && rc >= 0; f++) {
-		hsmj_record_init(&r, HSMJ_KIND_RESCAN);
-		r.time_ns = r.until_ns = hsmj_now_ns();
-		r.since_ns = t->lease_lost_since_ns;
-		r.epoch_jsn = t->epoch_jsn;
-		r.cause = HSMJ_CAUSE_FAIL_OPEN;
-		r.fh.fsid = t->fs[f].fsid;
-		rc = hsmj_record_set_path(&r, t->fs[f].mount);
-		if (rc >= 0)
-			rc = hsmj_batch_add(t->batch, &r);
-		hsmj_record_release(&r);
-	}
-	rc = rc >= 0 ? tracker_commit(t) : rc;
-	hsmj_batch_clear(t->batch);
-	if (rc >= 0) {
+	if (commit_fs_markers(t, NULL, HSMJ_CAUSE_FAIL_OPEN, t->lease_lost_since_ns, 1) >= 0) {
 		log_notice("rescan markers written for the modifications a lease let through");
 		t->lease_lost_since_ns = 0;
 	}
