@@ -39,7 +39,7 @@ sed -e '/# 4. rc 4:/,/done <"$tmp\/rescan"/d' -e 's/^hsm-journal ack .*/:/' "$T/
 	fail "could not take the rescan step out of the recipe"
 bk_before_rescan() {
 	rm -rf "$T/shadow"; cp -a "$D" "$T/shadow"
-	DST=$T/shadow sh "$T/listonly.sh" >/dev/null 2>&1 || fail "the list-only run failed"
+	DST=$T/shadow sh "$T/listonly.sh" >"$T/listonly.out" 2>&1 || { tail -n 5 "$T/listonly.out" >&2; fail "the list-only run failed"; }
 	bk_manifest "$S" >"$T/m.a"; bk_manifest "$T/shadow" >"$T/m.b"
 	note "round $1: without the rescan the list alone leaves $(diff "$T/m.a" "$T/m.b" | grep -c '^[<>]') manifest lines different"
 	diff "$T/m.a" "$T/m.b" | grep '^[<>]' | head -n 5 | sed 's/^/#   /'
