@@ -593,6 +593,26 @@ static bool below_fresh_gone(const struct coalesce *co, const char *path)
 	return found;
 }
 
+/* Is a path above this one, at the end of the range, a file (not a
+ * directory) created in the range? Then the directory that held this name was
+ * replaced by that file (rm -r x; echo >x): copying the file replaces the far
+ * side's directory and everything in it, and listing x/a as deleted would make
+ * rsync stat src/x/a, fail with ENOTDIR, and exit 23. */
+static bool below_new_file(const struct coalesce *co, const char *path)
+{
+	char *p = strdup(path), *slash;
+	bool found = false;
+
+	while (p && !found && (slash = strrchr(p, '/')) && slash != p) {
+		size_t idx;
+		*slash = 0;
+		idx = live_at(co, p);
+		found = idx != NONE && co->objs[idx].created && !(co->objs[idx].flags & HSMJ_FLAG_DIR);
+	}
+	free(p);
+	return found;
+}
+
 static int add_rename(struct coalesce *co, uint64_t jsn, const struct hsmj_record *r)
 {
 	uint32_t half = r->reasons & RENAMES;
@@ -1073,6 +1093,8 @@ int coalesce_finish(struct coalesce *co, const struct coalesce_entry **out, size
 		occ = live_at(co, o->origin);
 		if (occ == NONE && below_fresh_gone(co, o->origin))
 			continue; /* never there, not there now (a placeholder) */
+		if (occ == NONE && below_new_file(co, o->origin))
+			continue; /* its directory became a file: copying that removes it */
 		if ((rc = out_entry(co, &idx, o->origin, &k)) < 0)
 			break;
 		if (occ != NONE) {
