@@ -19,7 +19,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 BENCH_SECONDS=${HSMJ_BENCH_SECONDS:-2}
 
-SECTIONS=(journal tracker feed)
+SECTIONS=(journal tracker feed recover)
 
 # ---- sections ----
 
@@ -41,6 +41,12 @@ bench_tracker() {
 # (default 1000) changes, warm and cold cache (tests/bench-feed.sh).
 bench_feed() {
 	bash "$here/bench-feed.sh" "$HSMJ_BUILD"
+}
+
+# Recovery of 20,000 in-flight intents on a cold cache: synchronous statx vs
+# io_uring prefetch.
+bench_recover() {
+	HSMJ_BUILD=$HSMJ_BUILD bash "$here/bench-recover.sh"
 }
 
 # ---- driver ----

@@ -2,10 +2,9 @@
 # Measures hsm-recover's replay on a cold cache, with the stats made one
 # syscall at a time (the default) and with an io_uring IORING_OP_STATX
 # prefetch of each batch (HSMJ_RECOVER_STATX=uring). Not a pass/fail test:
-# it runs only with HSMJ_RECOVER_BENCH=1 and prints the numbers.
-#   HSMJ_RECOVER_BENCH=1 [BENCH_FILES=20000] [BENCH_ROUNDS=3] bash tests/integration/recover_bench.sh
-. "$(dirname "$0")/../lib.sh"
-[ "${HSMJ_RECOVER_BENCH:-}" = 1 ] || skip "benchmark: set HSMJ_RECOVER_BENCH=1 to run it"
+# `make bench` runs it (section "recover") and prints the numbers.
+#   [BENCH_FILES=20000] [BENCH_ROUNDS=3] bash tests/bench-recover.sh
+. "$(dirname "$0")/lib.sh"
 need_root
 H=$HSMJ_BUILD/tests/helpers
 files=${BENCH_FILES:-20000}
