@@ -17,6 +17,14 @@ MAN=$(cd "$(dirname "$0")/../.." && pwd)/docs/hsm-journal.1
 S=$T/src D=$T/dst JR=$T/jr
 mkdir -p "$T/bin" "$T/tmp"
 ln -s "$H" "$T/bin/hsm-journal"
+# rsync, but first (once) $T/hook if there is one: a change of the tree
+# after the recipe took its list and cursor, as in a live tree
+cat >"$T/bin/rsync" <<EOF
+#!/bin/sh
+if [ -e "$T/hook" ]; then sh "$T/hook" || exit 99; rm -f "$T/hook"; fi
+exec $(command -v rsync) "\$@"
+EOF
+chmod +x "$T/bin/rsync"
 export PATH=$T/bin:$PATH HSM_JOURNAL_DIR=$JR
 
 # the recipe, unescaped from roff
@@ -104,10 +112,35 @@ mkdir "$S/n"; mv "$S/h0" "$S/n/h0"; mv "$S/n/h0" "$S/h2"; rmdir "$S/n"
 fill "change create $S/n dir" "change rename-from $S/h0 $S/n/h0" "change rename-to $S/n/h0 $S/h0" \
 	"change rename-from $S/n/h0 $S/h2" "change rename-to $S/h2 $S/n/h0" "change delete $S/n dir"
 "$H" changes --consumer offsite --deleted --under "$S" >"$T/deleted" 2>/dev/null || fail "--deleted"
-[ "$(cat "$T/deleted")" = "$S/h0" ] || fail "--deleted lists more than h0: $(cat "$T/deleted")"
+# n too: a run reading the live tree may have copied it (then h0 with it)
+[ "$(cat "$T/deleted" | tr '\n' ' ')" = "$S/h0 $S/n " ] || fail "--deleted lists other than h0 and n: $(cat "$T/deleted")"
 recipe || fail "run after the short-lived directory"
 same_tree "run after the short-lived directory"
 [ "$(acked)" = "$("$H" cursor)" ] || fail "the run after the short-lived directory did not ack"
+
+note "the tree changes while the recipe runs: names made after its cursor, removed before the next run"
+mkdir "$S/lb"; echo a >"$S/lb/a";   fill "change create $S/lb dir" "change create $S/lb/a"
+cat >"$T/hook" <<EOF
+echo n >"$S/lb/n"; mkdir "$S/lb/sd"; echo f >"$S/lb/sd/f"
+"$FILL" --journal "$JR" "change create $S/lb/n" "change create $S/lb/sd dir" "change create $S/lb/sd/f" >/dev/null
+EOF
+recipe || fail "run while the tree changes"
+[ ! -e "$T/hook" ] || fail "the hook did not run"
+[ -f "$D/lb/n" ] && [ -f "$D/lb/sd/f" ] || fail "lb copied without the names made meanwhile: the test proves nothing"
+rm "$S/lb/n"; rm -r "$S/lb/sd"
+fill "change delete $S/lb/n" "change delete $S/lb/sd/f" "change delete $S/lb/sd dir"
+"$H" changes --consumer offsite --deleted --under "$S" >"$T/deleted" 2>/dev/null || fail "--deleted"
+[ "$(sort "$T/deleted" | tr '\n' ' ')" = "$S/lb/n $S/lb/sd " ] || fail "--deleted lists other than lb/n and lb/sd: $(cat "$T/deleted")"
+recipe || fail "run after the names made meanwhile are gone"
+same_tree "run after the names made meanwhile are gone"
+[ "$(acked)" = "$("$H" cursor)" ] || fail "the run after the live change did not ack"
+
+note "a name made and removed in the range whose parent the far side lacks (made in the same range)"
+mkdir "$S/np"; mkdir "$S/np/q"; rmdir "$S/np/q"
+fill "change create $S/np dir" "change create $S/np/q dir" "change delete $S/np/q dir"
+recipe || fail "run with a short-lived name below a new directory"
+same_tree "run with a short-lived name below a new directory"
+[ "$(acked)" = "$("$H" cursor)" ] || fail "the run with a short-lived name below a new directory did not ack"
 
 note "a directory replaced by a file (rm -r x; echo >x)"
 mkdir "$S/rd"; echo a >"$S/rd/a"; fill "change create $S/rd dir" "change create $S/rd/a"

@@ -174,7 +174,8 @@ struct coalesce {
 	size_t nobjs, capobjs;
 	struct map paths; /* path -> live name */
 	struct map fhs;   /* handle -> the newest name with it (chain via fh_next) */
-	struct map seen;  /* every path a name has had in the range */
+	struct map seen;  /* every path a name has had in the range -> the last name there */
+	struct map brief; /* paths of names made and removed in one merged event -> name */
 	struct map fresh; /* paths made in the range where nothing was at its start */
 	struct map below; /* directory -> live names below it (absent: none) */
 	struct rename_step *renames;
@@ -228,6 +229,7 @@ void coalesce_free(struct coalesce *co)
 	map_free(&co->paths);
 	map_free(&co->fhs);
 	map_free(&co->seen);
+	map_free(&co->brief);
 	map_free(&co->fresh);
 	map_free(&co->below);
 	free(co);
@@ -345,7 +347,7 @@ static int obj_place(struct coalesce *co, size_t idx, const char *path)
 	o->path = p;
 	o->gone = false;
 	if ((rc = map_put(&co->paths, p, strlen(p), idx)) < 0 ||
-	    (rc = map_put(&co->seen, p, strlen(p), 0)) < 0)
+	    (rc = map_put(&co->seen, p, strlen(p), idx)) < 0)
 		return rc;
 	return below_adjust(co, p, 1);
 }
@@ -688,6 +690,26 @@ static int add_rename(struct coalesce *co, uint64_t jsn, const struct hsmj_recor
 	return obj_touch(co, idx, jsn, r, true);
 }
 
+/* A name made and removed in one merged event: a run reading the live tree
+ * may have copied it, so it is listed as deleted. Kept apart from the names
+ * placed at paths: the kernel may report it ahead of the events inside it,
+ * which must not look older than its removal. */
+static int add_brief(struct coalesce *co, uint64_t jsn, const struct hsmj_record *r)
+{
+	size_t idx;
+	int rc;
+
+	if ((rc = obj_new(co, NULL, &idx)) < 0)
+		return rc;
+	if (!(co->objs[idx].path = strdup(r->path)))
+		return -ENOMEM;
+	co->objs[idx].created = true;
+	if ((rc = obj_touch(co, idx, jsn, r, false)) < 0)
+		return rc;
+	obj_gone(co, idx);
+	return map_put(&co->brief, r->path, strlen(r->path), idx);
+}
+
 static int add_create(struct coalesce *co, uint64_t jsn, const struct hsmj_record *r)
 {
 	size_t idx, occ;
@@ -703,6 +725,8 @@ static int add_create(struct coalesce *co, uint64_t jsn, const struct hsmj_recor
 		idx = live_at(co, r->path);
 		if (idx != NONE && same_fh(&co->objs[idx].fh, &r->fh))
 			obj_gone(co, idx);
+		else if (idx == NONE)
+			return add_brief(co, jsn, r);
 		return 0;
 	}
 	occ = live_at(co, r->path);
@@ -1049,6 +1073,60 @@ static int cmp_entries(const void *a, const void *b)
 	return strcmp(x->rec.path, y->rec.path);
 }
 
+/* Is a directory above path listed as deleted, or gone at the end after
+ * the range named it? Its deletion takes path along. */
+static bool below_gone(const struct coalesce *co, const struct map *idx, const char *path)
+{
+	char *p = strdup(path), *slash;
+	bool found = false;
+
+	while (p && !found && (slash = strrchr(p, '/')) && slash != p) {
+		size_t n, k;
+
+		*slash = 0;
+		n = strlen(p);
+		k = map_get(idx, p, n);
+		if (k != NONE)
+			found = co->out[k].deleted;
+		else
+			found = (seen(co, p) || map_get(&co->brief, p, n) != NONE) && live_at(co, p) == NONE;
+	}
+	free(p);
+	return found;
+}
+
+/* A deletion entry for path (not NUL-terminated in the map) that name obj
+ * had, unless something is there at the end, it is listed already, or it is
+ * below a directory listed in its place (made and removed in the range: that
+ * directory's deletion takes it along) or below what is a file now. */
+static int out_gone_name(struct coalesce *co, struct map *idx, const char *key, size_t len,
+			 size_t obj)
+{
+	const struct object *o = &co->objs[obj];
+	char *path = strndup(key, len);
+	size_t k;
+	int rc = 0;
+
+	if (!path)
+		return -ENOMEM;
+	if (live_at(co, path) != NONE || map_get(idx, path, len) != NONE ||
+	    below_fresh_gone(co, path) || below_new_file(co, path) || below_gone(co, idx, path))
+		goto out;
+	if ((rc = out_entry(co, idx, path, &k)) < 0)
+		goto out;
+	co->out[k].deleted = true;
+	if (o->gone) {
+		out_merge(&co->out[k], o, (o->reasons & ~HSMJ_REASON_RENAME_TO) | HSMJ_REASON_DELETE);
+	} else {
+		/* Passed through: its changes are listed under its name now. */
+		out_merge(&co->out[k], o, HSMJ_REASON_DELETE | HSMJ_REASON_RENAME_FROM);
+		rc = hsmj_record_set_path2(&co->out[k].rec, o->path);
+	}
+out:
+	free(path);
+	return rc;
+}
+
 int coalesce_finish(struct coalesce *co, const struct coalesce_entry **out, size_t *n)
 {
 	const struct coalesce_link *links;
@@ -1058,8 +1136,8 @@ int coalesce_finish(struct coalesce *co, const struct coalesce_entry **out, size
 
 	if (rc < 0)
 		return rc;
-	/* At most two entries per object: its path and its origin. */
-	co->out = calloc(2 * co->nobjs + 1, sizeof *co->out);
+	/* At most: each object's path and origin, each path seen, each brief name. */
+	co->out = calloc(2 * co->nobjs + co->seen.used + co->brief.used + 1, sizeof *co->out);
 	if (!co->out)
 		return -ENOMEM;
 	for (size_t i = 0; i < co->nobjs && rc == 0; i++) {
@@ -1111,6 +1189,17 @@ int coalesce_finish(struct coalesce *co, const struct coalesce_entry **out, size
 			if (!co->out[k].rec.path2)
 				rc = hsmj_record_set_path2(&co->out[k].rec, o->path);
 		}
+	}
+	/* Every other path a name had in the range and nothing has at its end
+	 * (made and removed in the range, or a name passed through): a run
+	 * that read the live tree after its cursor may have copied it. */
+	for (int m = 0; m < 2 && rc == 0; m++) {
+		const struct map *names = m ? &co->brief : &co->seen;
+
+		for (size_t s = 0; s < names->cap && rc == 0; s++)
+			if (names->s[s].key && names->s[s].key != &tombstone)
+				rc = out_gone_name(co, &idx, names->s[s].key, names->s[s].len,
+						   names->s[s].val);
 	}
 	map_free(&idx);
 	if (rc < 0)

@@ -19,7 +19,12 @@
  *     (path2 = its origin when it was renamed, reason rename-to);
  *   - each origin path nothing occupies at the end as a deletion (reason
  *     delete; rename-from and path2 = the new name when the name moved);
- *   - created-then-deleted names not at all;
+ *   - every other path a name had in the range and nothing has at its end
+ *     as a deletion too: names made and removed in the range (also in one
+ *     merged event), and paths a name passed through. A backup reads the
+ *     live tree after it took its cursor, so it may have copied such a name;
+ *     deleting one the far side lacks is harmless. Not below a directory
+ *     listed as deleted (its deletion takes them along);
  *   - a path deleted and created again as a change of that path.
  * A rename onto a path that the range never mentioned may have replaced a
  * file there, which the journal does not record: if nothing occupies that
@@ -27,8 +32,8 @@
  * a stale file. Deleting a path that did not exist is harmless. Not below a
  * directory the range made where nothing was (nothing of the range touched
  * its path or a directory above it before its create) and that is gone at
- * the end: nothing was there at the start, nothing is now, and the missing
- * parent would only make the sync tool complain.
+ * the end: nothing was there at the start, nothing is now; that directory
+ * itself is listed (a live backup may have copied it, with what was in it).
  *
  * Hard links: a content or attribute change record carries the file's
  * link count (post stat). The names of the file the range knows to be alive
