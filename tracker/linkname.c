@@ -88,7 +88,36 @@ static int search(const char *a, const char *b, const struct stat *st, char **ou
 	return r;
 }
 
-int linkname_resolve(const char *text, const struct stat *st, const char *hint, char **out)
+/* The shortest ancestor directory of path on st's device: the top of the
+ * filesystem as far as path shows it (its mount point), or NULL. */
+static char *fs_top_of(const char *path, const struct stat *st)
+{
+	size_t n = strlen(path);
+	char *p;
+
+	if (path[0] != '/')
+		return NULL;
+	p = malloc(n + 1);
+	if (!p)
+		return NULL;
+	for (size_t i = 1; i <= n; i++) {
+		struct stat s;
+
+		if (i < n && path[i] != '/')
+			continue;
+		if (i == n) /* the name itself is not a directory to walk */
+			break;
+		memcpy(p, path, i);
+		p[i] = '\0';
+		if (lstat(p, &s) == 0 && S_ISDIR(s.st_mode) && s.st_dev == st->st_dev)
+			return p;
+	}
+	free(p);
+	return NULL;
+}
+
+static int resolve(const char *text, const struct stat *st, const char *hint, int walk,
+		   char **out)
 {
 	size_t n = strlen(text);
 	char *stripped;
@@ -116,8 +145,25 @@ int linkname_resolve(const char *text, const struct stat *st, const char *hint, 
 		return *out ? 0 : -ENOMEM;
 	}
 	r = search(stripped, hint, st, out);
+	if (r == -ENOENT && walk) {
+		/* not next to any name we know: the filesystem's top (as
+		 * seen from the name) is walked, bounded */
+		char *top = fs_top_of(stripped, st);
+
+		if (top) {
+			r = linkname_by_walk(top, st, LINKNAME_WALK_MAX, out);
+			if (r == -E2BIG)
+				r = -ENOENT;
+			free(top);
+		}
+	}
 	free(stripped);
 	return r;
+}
+
+int linkname_resolve(const char *text, const struct stat *st, const char *hint, char **out)
+{
+	return resolve(text, st, hint, 1, out);
 }
 
 int linkname_of_fd(int fd, const struct stat *st, const char *hint, char **out)
@@ -138,7 +184,7 @@ int linkname_of_fd(int fd, const struct stat *st, const char *hint, char **out)
 		return r;
 	}
 	buf[n] = '\0';
-	r = linkname_resolve(buf, st, hint, out);
+	r = resolve(buf, st, hint, 0, out);
 	free(buf);
 	return r;
 }
@@ -187,5 +233,142 @@ int linkname_by_handle(const char *mount, const struct hsmj_fhandle *fh, const s
 out:
 	free(buf);
 	close(fd);
+	return r;
+}
+
+/* A breadth-first queue of directory paths relative to the mount. */
+struct walk_queue {
+	char **dirs;
+	size_t head, tail, cap;
+};
+
+static int queue_push(struct walk_queue *q, char *rel)
+{
+	if (q->tail == q->cap) {
+		size_t cap = q->cap ? q->cap * 2 : 64;
+		char **d = realloc(q->dirs, cap * sizeof *d);
+
+		if (!d)
+			return -ENOMEM;
+		q->dirs = d;
+		q->cap = cap;
+	}
+	q->dirs[q->tail++] = rel;
+	return 0;
+}
+
+static char *join(const char *a, const char *b)
+{
+	size_t al = strlen(a), bl = strlen(b);
+	char *p = malloc(al + bl + 2);
+
+	if (p)
+		snprintf(p, al + bl + 2, "%s%s%s", a, al ? "/" : "", b);
+	return p;
+}
+
+/* Scan one directory (rel, below mfd): a name of st's file sets *out
+ * (relative) and returns 0; subdirectories on the same device are queued.
+ * *budget counts directory entries down. */
+static int walk_dir(int mfd, const char *rel, const struct stat *st, struct walk_queue *q,
+		    long *budget, char **out)
+{
+	struct dirent *d;
+	struct stat ds;
+	DIR *dp;
+	int dfd, r = -ENOENT;
+
+	dfd = openat(mfd, rel[0] ? rel : ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0)
+		return -ENOENT; /* gone or renamed since: its names are elsewhere */
+	if (fstat(dfd, &ds) < 0 || ds.st_dev != st->st_dev) {
+		close(dfd);
+		return -ENOENT; /* another filesystem mounted below */
+	}
+	dp = fdopendir(dfd);
+	if (!dp) {
+		close(dfd);
+		return -ENOENT;
+	}
+	while (r == -ENOENT && (d = readdir(dp)) != NULL) {
+		if (--*budget < 0) {
+			r = -E2BIG;
+			break;
+		}
+		if (strcmp(d->d_name, ".") == 0 || strcmp(d->d_name, "..") == 0)
+			continue;
+		if (d->d_ino == st->st_ino && same_file(dfd, d->d_name, st)) {
+			*out = join(rel, d->d_name);
+			r = *out ? 0 : -ENOMEM;
+			break;
+		}
+		int is_dir = d->d_type == DT_DIR;
+
+		if (d->d_type == DT_UNKNOWN) {
+			struct stat s;
+
+			is_dir = fstatat(dfd, d->d_name, &s, AT_SYMLINK_NOFOLLOW) == 0 &&
+				 S_ISDIR(s.st_mode);
+		}
+		if (is_dir) {
+			char *sub = join(rel, d->d_name);
+
+			if (!sub || queue_push(q, sub) < 0) {
+				free(sub);
+				r = -ENOMEM;
+			}
+		}
+	}
+	closedir(dp);
+	return r;
+}
+
+int linkname_by_walk(const char *mount, const struct stat *st, long max_entries, char **out)
+{
+	struct walk_queue q = { 0 };
+	long budget = max_entries;
+	char *rel = NULL, *root;
+	int mfd, r = -ENOENT;
+
+	*out = NULL;
+	if (!mount || st->st_nlink == 0)
+		return -ENOENT;
+	mfd = open(mount, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (mfd < 0)
+		return -ENOENT;
+	root = strdup("");
+	if (!root || queue_push(&q, root) < 0) {
+		free(root);
+		r = -ENOMEM;
+		goto out;
+	}
+	while (q.head < q.tail && r == -ENOENT) {
+		char *dir = q.dirs[q.head];
+
+		q.dirs[q.head++] = NULL;
+		r = walk_dir(mfd, dir, st, &q, &budget, &rel);
+		free(dir);
+	}
+	if (r == 0) {
+		size_t ml = strlen(mount), n = ml + strlen(rel) + 2;
+
+		*out = malloc(n);
+		if (!*out) {
+			r = -ENOMEM;
+			goto out;
+		}
+		snprintf(*out, n, "%s%s%s", mount, ml && mount[ml - 1] == '/' ? "" : "/", rel);
+		if (!same_file(AT_FDCWD, *out, st)) {
+			free(*out);
+			*out = NULL;
+			r = -ENOENT;
+		}
+	}
+out:
+	while (q.head < q.tail)
+		free(q.dirs[q.head++]);
+	free(q.dirs);
+	free(rel);
+	close(mfd);
 	return r;
 }

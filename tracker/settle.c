@@ -121,11 +121,21 @@ static void refresh_path(struct tracker *t, struct cov_entry *e, int *deleted, i
 
 		if (f >= 0)
 			r = linkname_by_handle(t->fs[f].mount, &e->fh, &st, &p);
+		/* the handle gives back the unlinked alias when that was the
+		 * newest link (ln f d2/g; write via d2/g; rm d2/g): search the
+		 * mount, bounded, rather than make every consumer rescan it */
+		if (r == -ENOENT && f >= 0) {
+			r = linkname_by_walk(t->fs[f].mount, &st, LINKNAME_WALK_MAX, &p);
+			if (r == 0)
+				log_debug("settle: %s: other name found by walking %s", e->path,
+					  t->fs[f].mount);
+		}
 	}
-	if (r == -ENOENT) {
+	if (r == -ENOENT || r == -E2BIG) {
 		*unresolved = 1;
-		log_warn("settle: %s: its other name cannot be found (link count %lu): "
-			 "rescan marker instead of a path", e->path, (unsigned long)st.st_nlink);
+		log_warn("settle: %s: its other name cannot be found (link count %lu%s): "
+			 "rescan marker instead of a path", e->path, (unsigned long)st.st_nlink,
+			 r == -E2BIG ? ", walk gave up" : "");
 		return;
 	}
 	if (r < 0)

@@ -667,7 +667,11 @@ static int phantom_records(struct tracker *t, uint64_t jsn, const struct hsmj_re
 	if (alive) {
 		struct stat sb;
 
-		if (fstat(fd, &sb) < 0 || linkname_of_fd(fd, &sb, in->path, &path) != 0) {
+		int lr = fstat(fd, &sb) < 0 ? -errno : linkname_of_fd(fd, &sb, in->path, &path);
+
+		if (lr == -ENOENT) /* not next to a known name: search the mount */
+			lr = linkname_by_walk(t->fs[f].mount, &sb, LINKNAME_WALK_MAX, &path);
+		if (lr != 0) {
 			free(path);
 			path = NULL;
 		}

@@ -215,6 +215,48 @@ static void by_handle(void **state)
 	close(fd);
 }
 
+/* Link count 1, the fd through the newer link (sub/g), which is removed:
+ * the only name (d1/f) is next to no name we know, and the handle would
+ * give back the unlinked alias; the bounded walk finds it, gives up with
+ * -E2BIG when its budget is too small, and finds nothing once no name is
+ * left. */
+static void by_walk(void **state)
+{
+	struct dir *d = *state;
+	struct stat st;
+	char *out = NULL;
+	int fd;
+
+	assert_int_equal(mkdir(p(d, 0, "d1"), 0755), 0);
+	assert_int_equal(mkdir(p(d, 0, "d2"), 0755), 0);
+	assert_int_equal(mkdir(p(d, 0, "d2/sub"), 0755), 0);
+	for (int i = 0; i < 20; i++) {
+		char rel[32];
+
+		snprintf(rel, sizeof rel, "d2/sub/n%d", i);
+		put(p(d, 0, rel), "noise");
+	}
+	put(p(d, 0, "d1/f"), "one");
+	assert_int_equal(link(p(d, 0, "d1/f"), p(d, 1, "d2/sub/g")), 0);
+	fd = open(p(d, 1, "d2/sub/g"), O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(unlink(p(d, 1, "d2/sub/g")), 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_int_equal(st.st_nlink, 1);
+	assert_int_equal(linkname_of_fd(fd, &st, NULL, &out), -ENOENT); /* the premise */
+	assert_int_equal(linkname_by_walk(d->root, &st, LINKNAME_WALK_MAX, &out), 0);
+	assert_string_equal(out, p(d, 2, "d1/f"));
+	free(out);
+	out = NULL;
+	assert_int_equal(linkname_by_walk(d->root, &st, 2, &out), -E2BIG);
+	assert_null(out);
+	assert_int_equal(unlink(p(d, 0, "d1/f")), 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_int_equal(linkname_by_walk(d->root, &st, LINKNAME_WALK_MAX, &out), -ENOENT);
+	assert_null(out);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -224,6 +266,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(no_name_left, setup, teardown),
 		cmocka_unit_test_setup_teardown(real_deleted_suffix, setup, teardown),
 		cmocka_unit_test_setup_teardown(by_handle, setup, teardown),
+		cmocka_unit_test_setup_teardown(by_walk, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
