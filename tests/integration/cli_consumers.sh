@@ -193,7 +193,7 @@ fill "$J3" 'time 1700000000' \
 run "$H" --journal "$J3" changes --coalesce; expect 0 "coalesce"
 # by the JSN of the last record about each path; b may have held a file the
 # rename replaced, so it is listed as deleted too
-WHAT="coalesced paths" out_is /m/b /m/a /m/c /m/old /m/d /m/e /m/e/new /m/r /m/gonedir/f /m/gonedir
+WHAT="coalesced paths" out_is /m/b /m/a /m/c /m/tmp /m/old /m/d /m/e /m/e/new /m/r /m/gonedir/f /m/gonedir
 [ "$(cursor_of_err)" = "$("$H" --journal "$J3" cursor)" ] || fail "coalesce cursor"
 run "$H" --journal "$J3" changes --coalesce --format jsonl; expect 0 "coalesce jsonl"
 head -n -1 "$T/out" | jq -c '[.path, .reasons, .path2]' >"$T/got"
@@ -201,6 +201,7 @@ cat >"$T/want" <<'EOF'
 ["/m/b",["delete"],null]
 ["/m/a",["delete","rename-from"],"/m/c"]
 ["/m/c",["data","rename-to"],"/m/a"]
+["/m/tmp",["data","create","delete"],null]
 ["/m/old",["delete"],null]
 ["/m/d",["delete","rename-from"],"/m/e"]
 ["/m/e",["rename-to"],"/m/d"]
@@ -251,13 +252,13 @@ note "changes --deleted"
 run "$H" --journal "$J3" changes --deleted --format paths0; expect 0 "--deleted"
 tr '\0' '\n' <"$T/out" >"$T/got"; mv "$T/got" "$T/out"
 # gonedir/f goes with gonedir
-WHAT="deleted paths" out_is /m/b /m/a /m/old /m/d /m/gonedir
+WHAT="deleted paths" out_is /m/b /m/a /m/tmp /m/old /m/d /m/gonedir
 run "$H" --journal "$J3" changes --deleted --coalesce --format jsonl; expect 0 "--deleted jsonl"
 [ "$(head -n -1 "$T/out" | jq -r 'select(.reasons | index("delete") | not) | .path')" = "" ] ||
 	fail "--deleted listed a path that was not deleted"
 C5=$("$H" --journal "$J3" cursor --at @1700000000)
 run "$H" --journal "$J3" changes --deleted --since "$C5"; expect 0 "--deleted --since"
-WHAT="deleted since the beginning" out_is /m/b /m/a /m/old /m/d /m/gonedir
+WHAT="deleted since the beginning" out_is /m/b /m/a /m/tmp /m/old /m/d /m/gonedir
 
 # ---- --under ----
 note "changes --under with markers inside and outside"

@@ -64,13 +64,13 @@ t_wait_for 30 settled || fail "still in flight: $("$H" in-flight)"
 rc=$?
 [ $rc = 0 ] || { cat "$T/err"; fail "changes --coalesce exited $rc (a marker?)"; }
 "$H" changes --consumer offsite --deleted --under "$S" 2>/dev/null | sed "s|^$S/||" | sort >"$T/deleted"
-printf '%s\n' b c2 dir1 keep/f >"$T/want"
+printf '%s\n' b c2 dir1 keep/f tmp >"$T/want"
 diff -u "$T/want" "$T/deleted" || fail "--deleted over the real feed"
 sed "s|^$S/||" "$T/coalesced" | sort >"$T/got"
 for p in a alink c dir2 dir2/sub/y dir2/x dir2/z e new "new/sp ace" x x/inner b c2 dir1 keep/f; do
 	grep -qxF -- "$p" "$T/got" || { cat "$T/got"; fail "--coalesce lacks $p"; }
 done
-grep -qxF tmp "$T/got" && fail "--coalesce lists tmp, created and deleted"
+grep -qxF tmp "$T/got" || fail "--coalesce lacks tmp, created and deleted (a live backup may have copied it)"
 [ "$(grep -c . "$T/got")" = "$(sort -u "$T/got" | grep -c .)" ] || fail "--coalesce lists a path twice"
 
 note "the recipe"
