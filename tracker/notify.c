@@ -440,6 +440,14 @@ static int handle_to_path(const struct notify_mount *m, const struct dirnames_fh
 	 * "PATH (deleted)", which names nothing (or another file). Look for
 	 * the live name; -ENOENT (the caller marks the mount unresolved)
 	 * when there is none to be found: never a wrong path. */
+	/* A directory has one name: " (deleted)" means rmdir has already
+	 * unhashed it (its link count drops a moment later). It is gone: the
+	 * caller names it from its own DELETE event, never from this text. */
+	if (dir && strstr(path, " (deleted)")) {
+		free(path);
+		r = -ESTALE;
+		goto out;
+	}
 	if (!dir && strstr(path, " (deleted)")) {
 		char *live = NULL;
 
