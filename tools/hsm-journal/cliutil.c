@@ -1,12 +1,29 @@
 /* SPDX-License-Identifier: MIT */
 /* hsm-journal: path prefixes, durations and times (see cliutil.h). */
 #include <errno.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include "cliutil.h"
 
 #define NS 1000000000LL
+
+int cli_grow(void **v, size_t *cap, size_t n, size_t elem, size_t first)
+{
+	size_t ncap;
+	void *nv;
+
+	if (n < *cap)
+		return 0;
+	ncap = *cap ? 2 * *cap : first;
+	nv = reallocarray(*v, ncap, elem);
+	if (!nv)
+		return -ENOMEM;
+	*v = nv;
+	*cap = ncap;
+	return 0;
+}
 
 bool path_under(const char *path, const char *prefix)
 {

@@ -17,6 +17,11 @@
  * prefix is ignored ("/" holds every absolute path). */
 bool path_under(const char *path, const char *prefix);
 
+/* Make room for one more element in the array *v of *cap elements of size
+ * elem, n of them used: doubles (or starts at first). -ENOMEM leaves *v and
+ * *cap as they were. */
+int cli_grow(void **v, size_t *cap, size_t n, size_t elem, size_t first);
+
 /* "0", or one or more NUMBER UNIT pairs with units d, h, m, s ("7d",
  * "1h30m", "90s"). -EINVAL for anything else, -ERANGE on overflow. */
 int parse_duration(const char *s, int64_t *ns);

@@ -21,15 +21,8 @@ static int row_collect(const struct hsmj_consumer *c, void *arg)
 {
 	struct rows *r = arg;
 
-	if (r->n == r->cap) {
-		size_t ncap = r->cap ? 2 * r->cap : 8;
-		struct consumer_row *n = reallocarray(r->v, ncap, sizeof *n);
-
-		if (!n)
-			return -ENOMEM;
-		r->v = n;
-		r->cap = ncap;
-	}
+	if (cli_grow((void **)&r->v, &r->cap, r->n, sizeof *r->v, 8) < 0)
+		return -ENOMEM;
 	r->v[r->n++] = (struct consumer_row){ .c = *c };
 	return 0;
 }

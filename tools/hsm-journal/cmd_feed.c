@@ -61,15 +61,8 @@ static void feed_out_release(struct feed_out *o)
 
 static int keep_record(struct feed_out *o, uint64_t jsn, const struct hsmj_record *r)
 {
-	if (o->nkept == o->capkept) {
-		size_t ncap = o->capkept ? 2 * o->capkept : 8;
-		struct kept_record *n = reallocarray(o->kept, ncap, sizeof *n);
-
-		if (!n)
-			return -ENOMEM;
-		o->kept = n;
-		o->capkept = ncap;
-	}
+	if (cli_grow((void **)&o->kept, &o->capkept, o->nkept, sizeof *o->kept, 8) < 0)
+		return -ENOMEM;
 	if (hsmj_record_copy(&o->kept[o->nkept].r, r) < 0)
 		return -ENOMEM;
 	o->kept[o->nkept++].jsn = jsn;
@@ -128,15 +121,8 @@ static int remember_marker(struct feed_out *o, uint64_t jsn, const struct hsmj_r
 {
 	struct seen_marker *m;
 
-	if (o->nmarkers == o->cap) {
-		size_t ncap = o->cap ? 2 * o->cap : 8;
-		struct seen_marker *n = reallocarray(o->markers, ncap, sizeof *n);
-
-		if (!n)
-			return -ENOMEM;
-		o->markers = n;
-		o->cap = ncap;
-	}
+	if (cli_grow((void **)&o->markers, &o->cap, o->nmarkers, sizeof *o->markers, 8) < 0)
+		return -ENOMEM;
 	m = &o->markers[o->nmarkers];
 	*m = (struct seen_marker){ .jsn = jsn, .cause = r->cause, .since_ns = r->since_ns, .why = why };
 	if (why) { /* about the --under tree itself, from a change record */

@@ -288,15 +288,8 @@ static int obj_new(struct coalesce *co, const char *origin, size_t *idx)
 {
 	struct object *o;
 
-	if (co->nobjs == co->capobjs) {
-		size_t ncap = co->capobjs ? 2 * co->capobjs : 64;
-		struct object *n = reallocarray(co->objs, ncap, sizeof *n);
-
-		if (!n)
-			return -ENOMEM;
-		co->objs = n;
-		co->capobjs = ncap;
-	}
+	if (cli_grow((void **)&co->objs, &co->capobjs, co->nobjs, sizeof *co->objs, 64) < 0)
+		return -ENOMEM;
 	o = &co->objs[co->nobjs];
 	/* A name made in the range is born with the record that made it. */
 	*o = (struct object){ .fh_next = NONE, .born = origin ? 0 : co->cur_jsn, .died = UINT64_MAX };
@@ -508,15 +501,8 @@ static int log_rename(struct coalesce *co, const char *from, const char *to)
 {
 	struct rename_step *s;
 
-	if (co->nrenames == co->caprenames) {
-		size_t ncap = co->caprenames ? 2 * co->caprenames : 16;
-		struct rename_step *n = reallocarray(co->renames, ncap, sizeof *n);
-
-		if (!n)
-			return -ENOMEM;
-		co->renames = n;
-		co->caprenames = ncap;
-	}
+	if (cli_grow((void **)&co->renames, &co->caprenames, co->nrenames, sizeof *co->renames, 16) < 0)
+		return -ENOMEM;
 	s = &co->renames[co->nrenames];
 	s->from = strdup(from);
 	s->to = strdup(to);
@@ -852,15 +838,8 @@ static int note_links(struct coalesce *co, uint64_t jsn, const struct hsmj_recor
 			co->objs[idx].loose = true;
 	}
 	if (fi == NONE) {
-		if (co->nfiles == co->capfiles) {
-			size_t ncap = co->capfiles ? 2 * co->capfiles : 16;
-			struct lfile *n = reallocarray(co->files, ncap, sizeof *n);
-
-			if (!n)
-				return -ENOMEM;
-			co->files = n;
-			co->capfiles = ncap;
-		}
+		if (cli_grow((void **)&co->files, &co->capfiles, co->nfiles, sizeof *co->files, 16) < 0)
+			return -ENOMEM;
 		fi = co->nfiles;
 		co->files[fi] = (struct lfile){ .fh = r->fh };
 		if (kn && (rc = map_put(&co->filemap, k, kn, fi)) < 0)
@@ -876,16 +855,9 @@ static int note_links(struct coalesce *co, uint64_t jsn, const struct hsmj_recor
 		sn = &f->snaps[f->nsnaps - 1];
 		free(sn->path);
 	} else {
-		if (f->nsnaps == f->capsnaps) {
-			size_t ncap = f->capsnaps ? 2 * f->capsnaps : 4;
-			struct link_snap *n = reallocarray(f->snaps, ncap, sizeof *n);
-
-			if (!n) {
-				free(path);
-				return -ENOMEM;
-			}
-			f->snaps = n;
-			f->capsnaps = ncap;
+		if (cli_grow((void **)&f->snaps, &f->capsnaps, f->nsnaps, sizeof *f->snaps, 4) < 0) {
+			free(path);
+			return -ENOMEM;
 		}
 		sn = &f->snaps[f->nsnaps++];
 	}
