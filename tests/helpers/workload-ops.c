@@ -200,19 +200,24 @@ int main(int argc, char **argv)
 		return close(fd) < 0 ? fail("close") : 0;
 	}
 	if (!strcmp(op, "burn")) {
-		long max = argc > 3 ? atol(argv[3]) : 100000, i;
+		long max = argc > 3 ? atol(argv[3]) : 100000, i = 0, n;
 		char name[4096], pad[201];
 
 		memset(pad, 'n', 200);
 		pad[200] = '\0';
-		for (i = 0; i < max; i++) {
-			snprintf(name, sizeof name, "%s/%s.%ld", path, pad, i);
+		/* Names left by an earlier call in the same directory are skipped:
+		 * callers burn in rounds. */
+		for (n = 0; i < max; n++) {
+			snprintf(name, sizeof name, "%s/%s.%ld", path, pad, n);
 			alarm(10);
 			fd = open(name, O_WRONLY | O_CREAT | O_EXCL, 0644);
 			alarm(0);
+			if (fd < 0 && errno == EEXIST)
+				continue;
 			if (fd < 0)
 				break;
 			close(fd);
+			i++;
 		}
 		if (i == max) {
 			printf("created %ld, none failed\n", i);
