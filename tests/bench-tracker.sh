@@ -4,7 +4,7 @@
 #   (a) 4 KiB pwrite overwrites on a few files (coverage: ratio ~1)
 #   (b) create + 4 KiB write + close of N small files in a tree (first touch)
 #   (c) intents/s with 1, 4, 16 concurrent writers on distinct new files
-#   (d) reading every file of the N-file tree twice
+#   (d) reading every file of the N-file tree twice (also with --reads intent)
 # Ratio = untracked rate / tracked rate (1.00: no cost; 2.00: half speed).
 #
 #   tests/bench-tracker.sh [BUILD]      (default BUILD: build)
@@ -67,6 +67,13 @@ t_wait_for 5 grep -q 'namespace records' "$T/tracker.log"
 kill -TERM "$TPID"
 wait "$TPID" || note "tracker exit status $?"
 grep -e 'events .* intents' -e 'stopped cleanly' "$T/tracker.log" | sed 's/^/# /'
+# (d) again with --reads intent (every first open records an intent), same tree.
+note "tracked runs, --reads intent"
+t_bg TPID "$BIN/hsm-tracker" --journal "$T/bjfs/journal" --watch "$TFS" --reads intent 2>"$T/tracker2.log"
+t_wait_for 30 grep -q ': ready:' "$T/tracker2.log" || { cat "$T/tracker2.log"; fail "tracker not ready"; }
+d_i=$(run "$W" read "$TFS/u" 2)
+kill -TERM "$TPID"
+wait "$TPID" || note "tracker exit status $?"
 
 ratio() { awk -v u="$1" -v t="$2" 'BEGIN { if (t > 0) printf "%.2f", u / t; else print "-" }'; }
 echo
@@ -77,6 +84,7 @@ for n in 1 4 16; do
 	printf '%-46s %14s %14s %7s\n' "(c) $n writer(s), new files (files=intents/s)" "${c_u[$n]}" "${c_t[$n]}" "$(ratio "${c_u[$n]}" "${c_t[$n]}")"
 done
 printf '%-46s %14s %14s %7s\n' "(d) read $FILES files twice (files/s)" "$d_u" "$d_t" "$(ratio "$d_u" "$d_t")"
+printf '%-46s %14s %14s %7s\n' "(d) the same, tracker with --reads intent" "$d_u" "$d_i" "$(ratio "$d_u" "$d_i")"
 g=$(awk -v a="${c_t[16]}" -v b="${c_t[1]}" 'BEGIN { if (b > 0) printf "%.1f", a / b; else print "-" }')
 echo "* best of three runs each"
 echo "group commit: 16 writers reach ${g}x the intents/s of one writer (target >= 3x)"

@@ -80,8 +80,11 @@ int fan_iter_next(struct fan_iter *it, struct fan_event *ev)
 
 int fan_group_open(int *fd)
 {
+	/* Thread IDs: the opener's /proc/TID/syscall tells a read-only open
+	 * (readopen.h). */
 	int r = fanotify_init(FAN_CLASS_PRE_CONTENT | FAN_UNLIMITED_QUEUE |
-				      FAN_UNLIMITED_MARKS | FAN_CLOEXEC | FAN_NONBLOCK,
+				      FAN_UNLIMITED_MARKS | FAN_REPORT_TID | FAN_CLOEXEC |
+				      FAN_NONBLOCK,
 			      O_RDONLY | O_LARGEFILE | O_CLOEXEC);
 	if (r < 0)
 		return -errno;

@@ -51,6 +51,10 @@
 #define FAN_DENY_ERRNO(err) (FAN_DENY | ((((uint32_t)(err)) & 0xff) << FAN_ERRNO_SHIFT))
 #endif
 
+#ifndef FAN_REPORT_TID
+#define FAN_REPORT_TID 0x00000100
+#endif
+
 /* The events the filesystem mark asks for (PRE_MODIFY added when taken). */
 #define FAN_TRACK_MASK (FAN_OPEN_PERM | FAN_PRE_ACCESS)
 

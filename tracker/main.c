@@ -20,7 +20,7 @@ static void usage(FILE *f)
 		"                   [--fail-mode closed|open] [--settle-delay SEC]\n"
 		"                   [--heartbeat SEC] [--max-covered N] [--recover-path PATH]\n"
 		"                   [--trim-interval SEC] [--keep DUR] [--max-age DUR]\n"
-		"                   [--max-records N] [--no-supervise] [-v]\n"
+		"                   [--max-records N] [--reads lease|intent] [--no-supervise] [-v]\n"
 		"Records a durable intent in the journal before any modification of a\n"
 		"regular file on the watched filesystems is allowed (fanotify pre-content\n"
 		"events). Runs in the foreground; stop it with SIGTERM.\n"
@@ -40,6 +40,9 @@ static void usage(FILE *f)
 		"  --max-age DUR      trim older records even if unacknowledged (default 90d;\n"
 		"                     0: no ceiling); that consumer's cursor expires\n"
 		"  --max-records N    keep at most N feed records (default 50000000; 0: no ceiling)\n"
+		"  --reads MODE       lease (default): an open for reading records no intent;\n"
+		"                     the file is guarded by a read lease instead;\n"
+		"                     intent: every first open of a file records one\n"
 		"  --no-supervise     one process: no supervisor holding the groups across a\n"
 		"                     crash of the worker (for debugging)\n"
 		"  -v, --verbose      more log lines (repeat for debug)\n"
@@ -100,6 +103,7 @@ int main(int argc, char **argv)
 		{ "keep", required_argument, NULL, 'K' },
 		{ "max-age", required_argument, NULL, 'A' },
 		{ "max-records", required_argument, NULL, 'R' },
+		{ "reads", required_argument, NULL, 'E' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -122,6 +126,17 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			o.watch[o.nwatch++] = optarg;
+			break;
+		case 'E':
+			if (strcmp(optarg, "lease") == 0)
+				o.reads_take_intents = 0;
+			else if (strcmp(optarg, "intent") == 0)
+				o.reads_take_intents = 1;
+			else {
+				fprintf(stderr, "hsm-tracker: --reads must be lease or intent, not '%s'\n",
+					optarg);
+				return 2;
+			}
 			break;
 		case 'f':
 			if (strcmp(optarg, "closed") == 0)

@@ -52,6 +52,7 @@
 #include "log.h"
 #include "notify.h"
 #include "procscan.h"
+#include "readopen.h"
 #include "settle.h"
 
 #define FAN_BUF_SIZE 65536
@@ -121,29 +122,32 @@ int tracker_fs_index(const struct tracker *t, dev_t dev)
 	return -1;
 }
 
-/* The accessor's real uid from /proc/PID/status (procfs: no event). */
-static uint32_t uid_of_pid(int32_t pid)
+/* The accessor's process ID and real uid from /proc/TID/status (events
+ * carry thread IDs; procfs raises no event). Unknown: tid and -1. */
+static void ids_of_tid(int32_t tid, int32_t *pid, uint32_t *uid)
 {
 	char path[64], buf[2048];
 	ssize_t n;
 	int fd;
 	char *p;
-	unsigned long uid;
 
-	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	*pid = tid;
+	*uid = (uint32_t)-1;
+	snprintf(path, sizeof path, "/proc/%d/status", (int)tid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return (uint32_t)-1;
+		return;
 	n = read(fd, buf, sizeof buf - 1);
 	close(fd);
 	if (n <= 0)
-		return (uint32_t)-1;
+		return;
 	buf[n] = '\0';
+	p = strstr(buf, "\nTgid:");
+	if (p)
+		*pid = (int32_t)strtol(p + 6, NULL, 10);
 	p = strstr(buf, "\nUid:");
-	if (!p)
-		return (uint32_t)-1;
-	uid = strtoul(p + 5, NULL, 10);
-	return (uint32_t)uid;
+	if (p)
+		*uid = (uint32_t)strtoul(p + 5, NULL, 10);
 }
 
 int tracker_fill_intent(struct tracker *t, int fd, const char *proc_path,
@@ -290,6 +294,92 @@ static void add_event_ranges(struct hsmj_record *r, const struct fan_event *ev, 
 	}
 }
 
+/*
+ * Reads without an intent (the default; --reads intent turns it off).
+ *
+ * A guarded file (settle.h: we hold a read lease on it) has no writer: an
+ * open for write comes to us as OPEN_PERM (with write access already
+ * taken, so no lease can be had) and is handled as a write, and the one
+ * modification without a write fd, a path truncate, must break our lease
+ * before it lands (guard_break records its intent first). So a PRE_ACCESS
+ * on a guarded file is a read, or such a truncate: allowed as is, and an
+ * ignore mark for PRE_ACCESS alone spares the file's next reads the trip.
+ *
+ * An OPEN_PERM is an open for reading when the opener's system call says
+ * so (readopen.h: O_RDONLY without O_TRUNC/O_CREAT, or exec) and a read
+ * lease on the event fd is granted (nobody holds the file open for write).
+ * The file then becomes a guard itself, on the event fd and that lease.
+ * When the table has no room for one, the event takes the intent path.
+ * Returns 1 when the event is answered as is.
+ */
+/* A guard made by a settle has no read ignore mark yet. */
+static void guard_ignore_reads(struct tracker *t, struct cov_entry *g)
+{
+	if (!g->read_ignored && fan_ignore_add(t->fan_fd, g->fd, NULL, FAN_PRE_ACCESS) == 0)
+		g->read_ignored = 1;
+}
+
+static int read_without_intent(struct tracker *t, const struct fan_event *ev,
+			       struct cov_entry *ce, dev_t dev, uint64_t ino)
+{
+	struct cov_entry *e;
+	char link[64], path[HSMJ_PATH_MAX];
+	ssize_t n;
+	int gfd = -1;
+
+	if (!(ev->mask & FAN_OPEN_PERM)) {
+		if (!ce || (ev->mask & ~(uint64_t)FAN_PRE_ACCESS))
+			return 0;
+		guard_ignore_reads(t, ce);
+		t->n.reads++;
+		return 1;
+	}
+	if (ev->mask & ~(uint64_t)FAN_OPEN_PERM)
+		return 0;
+	if (readopen_of_task(ev->pid) != 1)
+		return 0;
+	if (fcntl(ev->fd, F_SETLEASE, F_RDLCK) < 0)
+		return 0; /* a writer (or a write lease) exists: the safe path */
+	if (ce) {
+		fcntl(ev->fd, F_SETLEASE, F_UNLCK); /* the guard holds its own */
+		guard_ignore_reads(t, ce);
+		t->n.read_opens++;
+		return 1;
+	}
+	if (coverage_count(t->cov) >= coverage_capacity(t->cov) && !settle_drop_a_guard(t))
+		goto no_guard;
+	/* The guard keeps a duplicate (the lease belongs to the open file,
+	 * which both share): the slot's fd stays the batch's, so a guard
+	 * dropped later in this batch never closes an fd still to be answered. */
+	gfd = fcntl(ev->fd, F_DUPFD_CLOEXEC, 0);
+	if (gfd < 0)
+		goto no_guard;
+	if (fan_ignore_add(t->fan_fd, gfd, NULL, FAN_PRE_ACCESS) < 0)
+		goto no_guard;
+	snprintf(link, sizeof link, "/proc/self/fd/%d", gfd);
+	n = readlink(link, path, sizeof path - 1);
+	path[n > 0 ? n : 0] = '\0';
+	e = coverage_add(t->cov, (uint64_t)dev, ino);
+	if (!e || !(e->path = strdup(path))) {
+		if (e)
+			coverage_remove(t->cov, e);
+		fan_ignore_remove(t->fan_fd, gfd, NULL, FAN_PRE_ACCESS);
+		goto no_guard;
+	}
+	e->fd = gfd;
+	e->guard = 1;
+	e->read_ignored = 1;
+	e->next_check_ns = tracker_mono_ns() + t->opts.settle_delay_ns;
+	t->nguards++;
+	t->n.read_opens++;
+	return 1;
+no_guard:
+	fcntl(ev->fd, F_SETLEASE, F_UNLCK);
+	if (gfd >= 0)
+		close(gfd);
+	return 0;
+}
+
 /* Classify one event into the batch. */
 static void batch_take_event(struct tracker *t, struct fan_batch *fb, const struct fan_event *ev)
 {
@@ -329,6 +419,8 @@ static void batch_take_event(struct tracker *t, struct fan_batch *fb, const stru
 
 	if (ce && !ce->guard)
 		return; /* already covered: its intent is in flight */
+	if (!t->opts.reads_take_intents && read_without_intent(t, ev, ce, dev, st.ino))
+		return;
 	i = find_batch_intent(fb, dev, st.ino);
 	if (i >= 0) {
 		add_event_ranges(&fb->intents[i].rec, ev, st.size);
@@ -342,8 +434,12 @@ static void batch_take_event(struct tracker *t, struct fan_batch *fb, const stru
 		t->n.denied++;
 		return;
 	}
-	ni->rec.pid = ev->pid;
-	ni->rec.uid = uid_of_pid(ev->pid);
+	ids_of_tid(ev->pid, &ni->rec.pid, &ni->rec.uid);
+	if (ni->rec.pid == t->self) {
+		/* one of our own threads: allowed at once, like the main one */
+		hsmj_record_release(&ni->rec);
+		return;
+	}
 	add_event_ranges(&ni->rec, ev, st.size);
 	ni->dev = dev;
 	ni->fd = ev->fd;
@@ -1002,11 +1098,13 @@ static void on_signal(struct tracker *t, int sig_fd)
 				   " batches, covered %zu, settled %" PRIu64 ", changes %" PRIu64
 				   " (%" PRIu64 " still open), denied %" PRIu64
 				   ", uncovered %" PRIu64 ", commit errors %" PRIu64
-				   ", namespace records %" PRIu64,
+				   ", namespace records %" PRIu64 ", read opens %" PRIu64
+				   ", guarded reads %" PRIu64 ", guards %zu",
 				   t->n.events, t->n.intents, t->n.batches,
 				   coverage_count(t->cov) - t->nguards,
 				   t->n.settled, t->n.changes, t->n.still_open, t->n.denied,
-				   t->n.uncovered, t->n.commit_errors, t->n.notify_records);
+				   t->n.uncovered, t->n.commit_errors, t->n.notify_records,
+				   t->n.read_opens, t->n.reads, t->nguards);
 			break;
 		default:
 			break;

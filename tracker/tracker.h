@@ -39,6 +39,7 @@ struct tracker_opts {
 	size_t max_covered;
 	const char *recover_path;  /* hsm-recover to run at start; NULL: next to us */
 	int64_t trim_interval_ns;  /* how often to apply retention (0: never) */
+	int reads_take_intents;    /* --reads intent: every first open records an intent */
 	struct hsmj_retention retention;
 };
 
@@ -64,6 +65,8 @@ struct tracker_counters {
 	uint64_t notify_records;
 	uint64_t guard_breaks;  /* guards broken by a modifier (new intent) */
 	uint64_t phantoms;      /* intents of failed commits found durable and resolved */
+	uint64_t read_opens;    /* opens for reading allowed without an intent */
+	uint64_t reads;         /* reads of guarded files allowed without an intent */
 };
 
 struct notify_group;

@@ -9,6 +9,7 @@
  *   shrink     truncate(PATH, 100)
  *   grow       truncate(PATH, 100000)
  *   otrunc     open(O_WRONLY|O_TRUNC), close
+ *   rotrunc    open(O_RDONLY|O_TRUNC), close (truncates without write access)
  *   fallocate  fallocate(mode 0, 0, 65536)
  *   mmap       map 8 KiB shared, store, msync(MS_SYNC), munmap, close
  *   cfr        copy_file_range(PATH -> PATH2, 5000 bytes), PATH2 created
@@ -108,6 +109,12 @@ int main(int argc, char **argv)
 		return truncate(path, !strcmp(op, "shrink") ? 100 : 100000) < 0 ? fail("truncate") : 0;
 	if (!strcmp(op, "otrunc")) {
 		fd = open(path, O_WRONLY | O_TRUNC);
+		if (fd < 0)
+			return fail("open");
+		return close(fd) < 0 ? fail("close") : 0;
+	}
+	if (!strcmp(op, "rotrunc")) {
+		fd = open(path, O_RDONLY | O_TRUNC);
 		if (fd < 0)
 			return fail("open");
 		return close(fd) < 0 ? fail("close") : 0;

@@ -30,8 +30,10 @@ sync
 # and dies of PR_SET_PDEATHSIG only after wait returned, racing
 # hsm-recover for the journal lock). A real tracker's SIGKILLed state is
 # the same either way: the supervisor does not write to the journal.
+# --reads intent: the files only read must be in flight too (recovery
+# proves them unchanged).
 t_bg TPID "$BIN/hsm-tracker" --journal "$J" --watch "$TFS" --settle-delay 600 --heartbeat 0.5 \
-	--no-supervise -v 2>>"$TLOG"
+	--reads intent --no-supervise -v 2>>"$TLOG"
 ready() { grep -q ': ready:' "$TLOG"; }
 t_wait_for 20 ready || { cat "$TLOG"; fail "hsm-tracker not ready"; }
 
