@@ -1,7 +1,8 @@
 #!/bin/bash
 # Tracker benchmark (issue 3): tracked vs untracked on the same loop-mounted
 # ext4, side by side in one run, printed as a table.
-#   (a) 4 KiB pwrite overwrites on a few files (coverage: ratio ~1)
+#   (a) 4 KiB pwrite overwrites on a few files (coverage: ratio ~1), also
+#       under the tracker's marks alone (the kernel's share: markfloor)
 #   (b) create + 4 KiB write + close of N small files in a tree (first touch)
 #   (c) intents/s with 1, 4, 16 concurrent writers on distinct new files
 #   (d) reading every file of the N-file tree twice (also with --reads intent)
@@ -45,6 +46,14 @@ note "untracked runs"
 sync
 "$W" overwrite "$TFS/over" 4 1 1 >/dev/null # make the files
 a_u=$(best_of3 "$W" overwrite "$TFS/over" 4 "$OPS" 42)
+# The kernel's share of (a): the marks a covered file lives under (both
+# groups' filesystem marks, an ignore mark per file), no tracker.
+note "overwrites under the marks alone"
+t_bg FPID "$BIN/hsmj-bench-markfloor" "$TFS" "$T/floor.ready" "$TFS"/over/over.*
+t_wait_for 10 test -e "$T/floor.ready" || fail "hsmj-bench-markfloor not ready"
+a_f=$(best_of3 "$W" overwrite "$TFS/over" 4 "$OPS" 42)
+kill -TERM "$FPID"
+wait "$FPID" || fail "hsmj-bench-markfloor failed"
 sync
 b_u=$(run "$W" create "$TFS/u" "$FILES")
 sync
@@ -79,6 +88,7 @@ ratio() { awk -v u="$1" -v t="$2" 'BEGIN { if (t > 0) printf "%.2f", u / t; else
 echo
 printf '%-46s %14s %14s %7s\n' "workload ($(uname -r), ext4 loop, journal on a 2nd loop ext4)" untracked tracked ratio
 printf '%-46s %14s %14s %7s\n' "(a) 4 KiB pwrite overwrite, 4 files (ops/s)*" "$a_u" "$a_t" "$(ratio "$a_u" "$a_t")"
+printf '%-46s %14s %14s %7s\n' "(a) the same under the marks alone, no tracker*" "$a_u" "$a_f" "$(ratio "$a_u" "$a_f")"
 printf '%-46s %14s %14s %7s\n' "(b) create+write+close $FILES files (files/s)" "$b_u" "$b_t" "$(ratio "$b_u" "$b_t")"
 for n in 1 4 16; do
 	printf '%-46s %14s %14s %7s\n' "(c) $n writer(s), new files (files=intents/s)" "${c_u[$n]}" "${c_t[$n]}" "$(ratio "${c_u[$n]}" "${c_t[$n]}")"
