@@ -48,8 +48,8 @@ import sys
 
 INF = float("inf")
 FS_IOC_GETVERSION = 0x80087601
-DATA_OPS = {"write", "append", "truncate", "otrunc", "mmap", "fallocate", "fsync", "hold", "heldwrite",
-            "release"}
+DATA_OPS = {"write", "append", "truncate", "otrunc", "rotrunc", "ptrunc", "read", "mmap", "fallocate",
+            "fsync", "hold", "heldwrite", "release"}
 # an operation that failed with one of these changed nothing
 NO_EFFECT = {2, 17, 20, 21, 22, 39}  # ENOENT EEXIST ENOTDIR EISDIR EINVAL ENOTEMPTY
 

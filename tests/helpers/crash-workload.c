@@ -2,7 +2,8 @@
 /*
  * crash-workload ROOT SEED LOG [MAXOPS]: a seeded random workload over the
  * tree at ROOT for the crash oracle (tests/crash/oracle.sh): writes, appends,
- * truncates, O_TRUNC opens, mmap stores, fallocate, creates, renames of files
+ * truncates (by fd and by path), O_TRUNC opens (also O_RDONLY|O_TRUNC, which
+ * truncates without write access), reads, mmap stores, fallocate, creates, renames of files
  * and directories (also over existing files), unlinks, mkdir/rmdir, hard and
  * symbolic links, chmod, fsync/syncfs, and a few files held open for write
  * across operations. It runs until MAXOPS operations (default: forever) or
@@ -58,6 +59,7 @@ struct held {
 };
 
 static int root_fd = -1;
+static const char *root_path;
 static int log_fd = -1;
 static uint64_t rng_state;
 static uint64_t seq;
@@ -313,6 +315,10 @@ static int do_data(const char *op, const char *path)
 		flags |= O_APPEND;
 	else if (!strcmp(op, "otrunc"))
 		flags |= O_TRUNC;
+	else if (!strcmp(op, "read") || !strcmp(op, "ptrunc"))
+		flags = O_RDONLY;
+	else if (!strcmp(op, "rotrunc"))
+		flags = O_RDONLY | O_TRUNC;
 	else if (!strcmp(op, "mmap"))
 		flags = O_RDWR;
 	op_begin(op, path, NULL);
@@ -345,6 +351,17 @@ static int do_data(const char *op, const char *path)
 		off_t size = (off_t)below((size_t)st.st_size * 2 + 8192);
 
 		if (ftruncate(fd, size > MAX_FILE_SIZE ? 0 : size) < 0)
+			rc = err();
+	} else if (!strcmp(op, "read")) {
+		if (read(fd, data, 65536) < 0)
+			rc = err();
+	} else if (!strcmp(op, "ptrunc")) {
+		/* by path, with a read-only fd of the file open (a reader) */
+		char full[PATH_CAP + 4096];
+		off_t size = (off_t)below((size_t)st.st_size * 2 + 8192);
+
+		snprintf(full, sizeof full, "%s/%s", root_path, path);
+		if (truncate(full, size > MAX_FILE_SIZE ? 0 : size) < 0)
 			rc = err();
 	} else if (!strcmp(op, "fallocate")) {
 		if (fallocate(fd, 0, (off_t)below(65536), (off_t)(1 + below(65536))) < 0 &&
@@ -622,6 +639,7 @@ int main(int argc, char **argv)
 	rng_state = strtoull(argv[2], NULL, 0);
 	if (argc == 5)
 		maxops = strtoull(argv[4], NULL, 0);
+	root_path = argv[1];
 	root_fd = open(argv[1], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (root_fd < 0) {
 		fprintf(stderr, "crash-workload: %s: %s\n", argv[1], strerror(errno));
@@ -655,8 +673,14 @@ int main(int argc, char **argv)
 
 		if (files.n < 8)
 			pick = 50; /* create */
-		if (pick < 16)
+		if (pick < 11)
 			rc = do_data("write", files.e[below(files.n)].path);
+		else if (pick < 14)
+			rc = do_data("read", files.e[below(files.n)].path);
+		else if (pick < 15)
+			rc = do_data("rotrunc", files.e[below(files.n)].path);
+		else if (pick < 16)
+			rc = do_data("ptrunc", files.e[below(files.n)].path);
 		else if (pick < 24)
 			rc = do_data("append", files.e[below(files.n)].path);
 		else if (pick < 29)
