@@ -36,9 +36,6 @@ struct cov_entry {
 	 * truncate() whose hook passed before the settle must come to us
 	 * (lease break) before it lands. */
 	int guard;
-	/* A guard's inode also has an ignore mark for FAN_PRE_ACCESS alone
-	 * (reads cost nothing; opens still come to us). Only on guards. */
-	int read_ignored;
 	int64_t break_ns;          /* wall clock: the guard's break was first seen */
 	/* private to coverage.c */
 	struct cov_entry *hnext;

@@ -415,30 +415,11 @@ size_t settle_make_room(struct tracker *t, size_t want)
 
 void settle_guard_drop(struct tracker *t, struct cov_entry *e)
 {
-	/* The read ignore goes first: without the lease, a path truncate
-	 * must raise its event again. */
-	if (e->read_ignored)
-		fan_ignore_remove(t->fan_fd, e->fd, NULL, FAN_PRE_ACCESS);
 	lease(e->fd, F_UNLCK);
 	close(e->fd);
 	free(e->path);
 	coverage_remove(t->cov, e);
 	t->nguards--;
-}
-
-int settle_drop_a_guard(struct tracker *t)
-{
-	struct cov_entry *e = coverage_oldest(t->cov);
-
-	/* Bounded: the oldest entries are mostly guards or settle soon. */
-	for (int looked = 0; e && t->nguards > 0 && looked < 256; looked++) {
-		if (e->guard) {
-			settle_guard_drop(t, e);
-			return 1;
-		}
-		e = coverage_next(e);
-	}
-	return 0;
 }
 
 void settle_guards_drop_all(struct tracker *t)
@@ -526,7 +507,6 @@ static int guard_break(struct tracker *t, struct cov_entry *e)
 		free(e->path);
 		e->path = path;
 		e->guard = 0;
-		e->read_ignored = 0; /* the full ignore mark now covers it */
 		e->break_ns = 0;
 		t->nguards--;
 		e->intent_jsn = jsn;

@@ -49,16 +49,11 @@ size_t settle_make_room(struct tracker *t, size_t want);
  * come to us again: no ignore mark) drops the guard (tracker_cover). A
  * break (SIGIO) that comes before one (settle_guard_breaks) records an
  * intent and covers the file again before the lease is let go.
- * An open for reading makes a guard too (tracker.c, read_without_intent),
- * with an ignore mark for reads alone (cov_entry.read_ignored), which
- * settle_guard_drop() removes before it lets go of the lease.
  */
 struct cov_entry;
 /* Let go of a guard's lease, close its fd, remove the entry. */
 void settle_guard_drop(struct tracker *t, struct cov_entry *e);
 void settle_guards_drop_all(struct tracker *t);
-/* Drop the oldest guard (room for a new one); 1 if one was dropped. */
-int settle_drop_a_guard(struct tracker *t);
 /* On SIGIO and every tick: handle the guards whose lease is being broken.
  * Returns how many got a new intent. */
 int settle_guard_breaks(struct tracker *t);

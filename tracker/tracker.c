@@ -297,87 +297,48 @@ static void add_event_ranges(struct hsmj_record *r, const struct fan_event *ev, 
 /*
  * Reads without an intent (the default; --reads intent turns it off).
  *
- * A guarded file (settle.h: we hold a read lease on it) has no writer: an
- * open for write comes to us as OPEN_PERM (with write access already
- * taken, so no lease can be had) and is handled as a write, and the one
- * modification without a write fd, a path truncate, must break our lease
- * before it lands (guard_break records its intent first). So a PRE_ACCESS
- * on a guarded file is a read, or such a truncate: allowed as is, and an
- * ignore mark for PRE_ACCESS alone spares the file's next reads the trip.
- *
- * An OPEN_PERM is an open for reading when the opener's system call says
- * so (readopen.h: O_RDONLY without O_TRUNC/O_CREAT, or exec) and a read
- * lease on the event fd is granted (nobody holds the file open for write).
- * The file then becomes a guard itself, on the event fd and that lease.
- * When the table has no room for one, the event takes the intent path.
+ * An access to an uncovered file is a read, and passes without an intent,
+ * when the accessor's system call says so (readopen.h: an O_RDONLY open
+ * without O_TRUNC/O_CREAT, exec, or a read of the event's file through its
+ * fd) and a read lease on the event fd is granted: nobody holds the file
+ * open for write. Write access is taken before OPEN_PERM is raised, so an
+ * open for write is refused the lease even if the system call could not be
+ * told; O_RDONLY|O_TRUNC gets the lease, and only its flags tell it apart.
+ * A path truncate raises PRE_ACCESS from truncate(2): never a read, so it
+ * waits for its intent as before. No ignore mark is added: every later
+ * access is judged again. A file read through many events (a big file) takes
+ * the intent path after READ_EVENTS_BEFORE_INTENT of them: one synced
+ * intent, and its further reads cost nothing until it settles.
  * Returns 1 when the event is answered as is.
  */
-/* A guard made by a settle has no read ignore mark yet. */
-static void guard_ignore_reads(struct tracker *t, struct cov_entry *g)
+static int read_without_intent(struct tracker *t, const struct fan_event *ev, dev_t dev,
+			       uint64_t ino)
 {
-	if (!g->read_ignored && fan_ignore_add(t->fan_fd, g->fd, NULL, FAN_PRE_ACCESS) == 0)
-		g->read_ignored = 1;
-}
+	int open_event = ev->mask == FAN_OPEN_PERM;
+	struct read_streak *rs;
 
-static int read_without_intent(struct tracker *t, const struct fan_event *ev,
-			       struct cov_entry *ce, dev_t dev, uint64_t ino)
-{
-	struct cov_entry *e;
-	char link[64], path[HSMJ_PATH_MAX];
-	ssize_t n;
-	int gfd = -1;
-
-	if (!(ev->mask & FAN_OPEN_PERM)) {
-		if (!ce || (ev->mask & ~(uint64_t)FAN_PRE_ACCESS))
-			return 0;
-		guard_ignore_reads(t, ce);
-		t->n.reads++;
-		return 1;
-	}
-	if (ev->mask & ~(uint64_t)FAN_OPEN_PERM)
+	if (!open_event && ev->mask != FAN_PRE_ACCESS)
 		return 0;
-	if (readopen_of_task(ev->pid) != 1)
+	if (readopen_of_task(ev->pid, open_event, dev, (ino_t)ino) != 1)
 		return 0;
 	if (fcntl(ev->fd, F_SETLEASE, F_RDLCK) < 0)
 		return 0; /* a writer (or a write lease) exists: the safe path */
-	if (ce) {
-		fcntl(ev->fd, F_SETLEASE, F_UNLCK); /* the guard holds its own */
-		guard_ignore_reads(t, ce);
-		t->n.read_opens++;
-		return 1;
-	}
-	if (coverage_count(t->cov) >= coverage_capacity(t->cov) && !settle_drop_a_guard(t))
-		goto no_guard;
-	/* The guard keeps a duplicate (the lease belongs to the open file,
-	 * which both share): the slot's fd stays the batch's, so a guard
-	 * dropped later in this batch never closes an fd still to be answered. */
-	gfd = fcntl(ev->fd, F_DUPFD_CLOEXEC, 0);
-	if (gfd < 0)
-		goto no_guard;
-	if (fan_ignore_add(t->fan_fd, gfd, NULL, FAN_PRE_ACCESS) < 0)
-		goto no_guard;
-	snprintf(link, sizeof link, "/proc/self/fd/%d", gfd);
-	n = readlink(link, path, sizeof path - 1);
-	path[n > 0 ? n : 0] = '\0';
-	e = coverage_add(t->cov, (uint64_t)dev, ino);
-	if (!e || !(e->path = strdup(path))) {
-		if (e)
-			coverage_remove(t->cov, e);
-		fan_ignore_remove(t->fan_fd, gfd, NULL, FAN_PRE_ACCESS);
-		goto no_guard;
-	}
-	e->fd = gfd;
-	e->guard = 1;
-	e->read_ignored = 1;
-	e->next_check_ns = tracker_mono_ns() + t->opts.settle_delay_ns;
-	t->nguards++;
-	t->n.read_opens++;
-	return 1;
-no_guard:
 	fcntl(ev->fd, F_SETLEASE, F_UNLCK);
-	if (gfd >= 0)
-		close(gfd);
-	return 0;
+	rs = &t->read_streaks[(ino ^ ((uint64_t)dev << 20)) % TRACKER_READ_STREAKS];
+	if (rs->dev != (uint64_t)dev || rs->ino != ino) {
+		rs->dev = (uint64_t)dev;
+		rs->ino = ino;
+		rs->events = 0;
+	}
+	if (++rs->events > READ_EVENTS_BEFORE_INTENT) {
+		rs->events = 0;
+		return 0;
+	}
+	if (open_event)
+		t->n.read_opens++;
+	else
+		t->n.reads++;
+	return 1;
 }
 
 /* Classify one event into the batch. */
@@ -419,7 +380,7 @@ static void batch_take_event(struct tracker *t, struct fan_batch *fb, const stru
 
 	if (ce && !ce->guard)
 		return; /* already covered: its intent is in flight */
-	if (!t->opts.reads_take_intents && read_without_intent(t, ev, ce, dev, st.ino))
+	if (!t->opts.reads_take_intents && read_without_intent(t, ev, dev, st.ino))
 		return;
 	i = find_batch_intent(fb, dev, st.ino);
 	if (i >= 0) {
@@ -1099,7 +1060,7 @@ static void on_signal(struct tracker *t, int sig_fd)
 				   " (%" PRIu64 " still open), denied %" PRIu64
 				   ", uncovered %" PRIu64 ", commit errors %" PRIu64
 				   ", namespace records %" PRIu64 ", read opens %" PRIu64
-				   ", guarded reads %" PRIu64 ", guards %zu",
+				   ", reads %" PRIu64 ", guards %zu",
 				   t->n.events, t->n.intents, t->n.batches,
 				   coverage_count(t->cov) - t->nguards,
 				   t->n.settled, t->n.changes, t->n.still_open, t->n.denied,

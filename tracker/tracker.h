@@ -66,10 +66,20 @@ struct tracker_counters {
 	uint64_t guard_breaks;  /* guards broken by a modifier (new intent) */
 	uint64_t phantoms;      /* intents of failed commits found durable and resolved */
 	uint64_t read_opens;    /* opens for reading allowed without an intent */
-	uint64_t reads;         /* reads of guarded files allowed without an intent */
+	uint64_t reads;         /* reads (PRE_ACCESS) allowed without an intent */
 };
 
 struct notify_group;
+
+/* Read events per file before a file read through many of them takes one
+ * intent (and is covered): a direct-mapped table, collisions just restart
+ * a count. */
+#define TRACKER_READ_STREAKS 1024
+#define READ_EVENTS_BEFORE_INTENT 32
+struct read_streak {
+	uint64_t dev, ino;
+	uint32_t events;
+};
 
 /* A page shared between the supervisor and its worker (MAP_SHARED before
  * the fork); NULL without a supervisor. The worker writes, the supervisor
@@ -109,6 +119,7 @@ struct tracker {
 	size_t notify_pending;        /* namespace records waiting in batch */
 	int64_t notify_pending_since_ns;
 	size_t nguards;               /* coverage entries that are guards (settle.h) */
+	struct read_streak read_streaks[TRACKER_READ_STREAKS];
 	/* Phantom intents: a commit that failed may still have reached the
 	 * journal (a failed sync does not prove absence; a reopen replays the
 	 * WAL). Its JSNs lie after last_ok_jsn (the highest JSN of the last

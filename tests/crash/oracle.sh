@@ -142,9 +142,20 @@ mount_both() {
 	mount "$JFS_DEV" "$W/jfs" || die "mount $JFS_DEV"
 }
 
+# A killed process lets go of its files a moment after it is reaped (its
+# last fput runs as task work): "target is busy" is retried for 5 s.
+umount_retry() {
+	local i
+	for ((i = 0; i < 50; i++)); do
+		umount "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	umount "$1" || { fuser -vm "$1" 2>&1 | head -n 20 >&2; die "umount $1"; }
+}
+
 umount_both() {
-	umount "$W/tfs" || die "umount $W/tfs"
-	umount "$W/jfs" || die "umount $W/jfs"
+	umount_retry "$W/tfs"
+	umount_retry "$W/jfs"
 }
 
 tracker_ready() { grep -q ': ready:' "$1"; }
@@ -264,7 +275,7 @@ iteration() {
 		kill_tracker_tree
 		if ((RANDOM % 2)); then
 			variant="$variant+remount"
-			umount "$W/tfs" || die "umount $W/tfs"
+			umount_retry "$W/tfs"
 			mount "$TFS_DEV" "$W/tfs" || die "mount $TFS_DEV"
 		fi
 		;;

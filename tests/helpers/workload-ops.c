@@ -10,6 +10,8 @@
  *   grow       truncate(PATH, 100000)
  *   otrunc     open(O_WRONLY|O_TRUNC), close
  *   rotrunc    open(O_RDONLY|O_TRUNC), close (truncates without write access)
+ *   uring-rotrunc  the same through io_uring, forced onto an io-wq worker
+ *              (IOSQE_ASYNC), whose /proc/TID/syscall is a stale copy
  *   fallocate  fallocate(mode 0, 0, 65536)
  *   mmap       map 8 KiB shared, store, msync(MS_SYNC), munmap, close
  *   cfr        copy_file_range(PATH -> PATH2, 5000 bytes), PATH2 created
@@ -27,6 +29,7 @@
  *              "created N errno=NAME"; exit 0 if one failed with EIO or
  *              ENOSPC, 1 otherwise. An open that hangs 10 s kills it (SIGALRM).
  */
+#include <liburing.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -118,6 +121,33 @@ int main(int argc, char **argv)
 		if (fd < 0)
 			return fail("open");
 		return close(fd) < 0 ? fail("close") : 0;
+	}
+	if (!strcmp(op, "uring-rotrunc")) {
+		struct io_uring ring;
+		struct io_uring_sqe *sqe;
+		struct io_uring_cqe *cqe;
+		int r = io_uring_queue_init(4, &ring, 0);
+
+		if (r < 0) {
+			errno = -r;
+			return fail("io_uring_queue_init");
+		}
+		sqe = io_uring_get_sqe(&ring);
+		io_uring_prep_openat(sqe, AT_FDCWD, path, O_RDONLY | O_TRUNC, 0);
+		sqe->flags |= IOSQE_ASYNC;
+		r = io_uring_submit(&ring);
+		if (r >= 0)
+			r = io_uring_wait_cqe(&ring, &cqe);
+		if (r >= 0) {
+			r = cqe->res;
+			io_uring_cqe_seen(&ring, cqe);
+		}
+		io_uring_queue_exit(&ring);
+		if (r < 0) {
+			errno = -r;
+			return fail("IORING_OP_OPENAT");
+		}
+		return close(r) < 0 ? fail("close") : 0;
 	}
 	if (!strcmp(op, "fallocate")) {
 		fd = open(path, O_WRONLY);
